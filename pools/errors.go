@@ -36,6 +36,9 @@ type WorkerCrashedError struct {
 	ExitCode int
 	// Signal is the name of the signal that killed it (e.g. "killed"), or empty.
 	Signal string
+	// Reason is why the pool ended the process on purpose ("unhealthy" after missed health checks,
+	// "cancel_timeout" when a cancelled tool did not stop in time), or empty for a crash.
+	Reason string
 	// StderrTail is the last lines the process wrote to stderr, possibly empty.
 	StderrTail string
 }
@@ -45,5 +48,29 @@ func (e *WorkerCrashedError) Error() string {
 	if e.Signal != "" {
 		how = "signal " + e.Signal
 	}
+	if e.Reason != "" {
+		how += " (" + e.Reason + ")"
+	}
 	return fmt.Sprintf("pool %q: python worker %s (pid %d) crashed: %s", e.Pool, e.WorkerID, e.PID, how)
+}
+
+// AdapterError is returned by Start when a Python worker cannot load the pool's adapter (the
+// module does not import, the class does not exist, its constructor raised...). It carries the
+// Python exception and traceback from the worker's handshake.
+type AdapterError struct {
+	// Pool and Adapter name the pool and its "module:Class".
+	Pool    string
+	Adapter string
+	// Type, Message and Traceback describe the Python exception, e.g. "ModuleNotFoundError".
+	Type      string
+	Message   string
+	Traceback string
+}
+
+func (e *AdapterError) Error() string {
+	msg := fmt.Sprintf("pool %q: cannot load adapter %q: python %s: %s", e.Pool, e.Adapter, e.Type, e.Message)
+	if e.Traceback != "" {
+		msg += "\n" + e.Traceback
+	}
+	return msg
 }

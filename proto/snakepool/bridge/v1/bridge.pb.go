@@ -416,6 +416,195 @@ func (x *CallInfo) GetNamespace() string {
 	return ""
 }
 
+type SessionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Request:
+	//
+	//	*SessionRequest_Start
+	//	*SessionRequest_Cancel
+	Request       isSessionRequest_Request `protobuf_oneof:"request"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SessionRequest) Reset() {
+	*x = SessionRequest{}
+	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SessionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SessionRequest) ProtoMessage() {}
+
+func (x *SessionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SessionRequest.ProtoReflect.Descriptor instead.
+func (*SessionRequest) Descriptor() ([]byte, []int) {
+	return file_snakepool_bridge_v1_bridge_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *SessionRequest) GetRequest() isSessionRequest_Request {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+func (x *SessionRequest) GetStart() *ExecuteRequest {
+	if x != nil {
+		if x, ok := x.Request.(*SessionRequest_Start); ok {
+			return x.Start
+		}
+	}
+	return nil
+}
+
+func (x *SessionRequest) GetCancel() *CancelRequest {
+	if x != nil {
+		if x, ok := x.Request.(*SessionRequest_Cancel); ok {
+			return x.Cancel
+		}
+	}
+	return nil
+}
+
+type isSessionRequest_Request interface {
+	isSessionRequest_Request()
+}
+
+type SessionRequest_Start struct {
+	Start *ExecuteRequest `protobuf:"bytes,1,opt,name=start,proto3,oneof"`
+}
+
+type SessionRequest_Cancel struct {
+	Cancel *CancelRequest `protobuf:"bytes,2,opt,name=cancel,proto3,oneof"`
+}
+
+func (*SessionRequest_Start) isSessionRequest_Request() {}
+
+func (*SessionRequest_Cancel) isSessionRequest_Request() {}
+
+type SessionEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The call this event belongs to.
+	CallId string `protobuf:"bytes,1,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
+	// Types that are valid to be assigned to Event:
+	//
+	//	*SessionEvent_Heartbeat
+	//	*SessionEvent_Result
+	//	*SessionEvent_Error
+	Event         isSessionEvent_Event `protobuf_oneof:"event"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SessionEvent) Reset() {
+	*x = SessionEvent{}
+	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SessionEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SessionEvent) ProtoMessage() {}
+
+func (x *SessionEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SessionEvent.ProtoReflect.Descriptor instead.
+func (*SessionEvent) Descriptor() ([]byte, []int) {
+	return file_snakepool_bridge_v1_bridge_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *SessionEvent) GetCallId() string {
+	if x != nil {
+		return x.CallId
+	}
+	return ""
+}
+
+func (x *SessionEvent) GetEvent() isSessionEvent_Event {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
+func (x *SessionEvent) GetHeartbeat() *Heartbeat {
+	if x != nil {
+		if x, ok := x.Event.(*SessionEvent_Heartbeat); ok {
+			return x.Heartbeat
+		}
+	}
+	return nil
+}
+
+func (x *SessionEvent) GetResult() *Result {
+	if x != nil {
+		if x, ok := x.Event.(*SessionEvent_Result); ok {
+			return x.Result
+		}
+	}
+	return nil
+}
+
+func (x *SessionEvent) GetError() *Error {
+	if x != nil {
+		if x, ok := x.Event.(*SessionEvent_Error); ok {
+			return x.Error
+		}
+	}
+	return nil
+}
+
+type isSessionEvent_Event interface {
+	isSessionEvent_Event()
+}
+
+type SessionEvent_Heartbeat struct {
+	Heartbeat *Heartbeat `protobuf:"bytes,2,opt,name=heartbeat,proto3,oneof"`
+}
+
+type SessionEvent_Result struct {
+	Result *Result `protobuf:"bytes,3,opt,name=result,proto3,oneof"`
+}
+
+type SessionEvent_Error struct {
+	Error *Error `protobuf:"bytes,4,opt,name=error,proto3,oneof"`
+}
+
+func (*SessionEvent_Heartbeat) isSessionEvent_Event() {}
+
+func (*SessionEvent_Result) isSessionEvent_Event() {}
+
+func (*SessionEvent_Error) isSessionEvent_Event() {}
+
 type ExecuteEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Event:
@@ -430,7 +619,7 @@ type ExecuteEvent struct {
 
 func (x *ExecuteEvent) Reset() {
 	*x = ExecuteEvent{}
-	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[5]
+	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -442,7 +631,7 @@ func (x *ExecuteEvent) String() string {
 func (*ExecuteEvent) ProtoMessage() {}
 
 func (x *ExecuteEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[5]
+	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -455,7 +644,7 @@ func (x *ExecuteEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecuteEvent.ProtoReflect.Descriptor instead.
 func (*ExecuteEvent) Descriptor() ([]byte, []int) {
-	return file_snakepool_bridge_v1_bridge_proto_rawDescGZIP(), []int{5}
+	return file_snakepool_bridge_v1_bridge_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ExecuteEvent) GetEvent() isExecuteEvent_Event {
@@ -526,7 +715,7 @@ type Heartbeat struct {
 
 func (x *Heartbeat) Reset() {
 	*x = Heartbeat{}
-	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[6]
+	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -538,7 +727,7 @@ func (x *Heartbeat) String() string {
 func (*Heartbeat) ProtoMessage() {}
 
 func (x *Heartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[6]
+	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -551,7 +740,7 @@ func (x *Heartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
 func (*Heartbeat) Descriptor() ([]byte, []int) {
-	return file_snakepool_bridge_v1_bridge_proto_rawDescGZIP(), []int{6}
+	return file_snakepool_bridge_v1_bridge_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Heartbeat) GetDetailsJson() []byte {
@@ -578,7 +767,7 @@ type Result struct {
 
 func (x *Result) Reset() {
 	*x = Result{}
-	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[7]
+	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -590,7 +779,7 @@ func (x *Result) String() string {
 func (*Result) ProtoMessage() {}
 
 func (x *Result) ProtoReflect() protoreflect.Message {
-	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[7]
+	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -603,7 +792,7 @@ func (x *Result) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Result.ProtoReflect.Descriptor instead.
 func (*Result) Descriptor() ([]byte, []int) {
-	return file_snakepool_bridge_v1_bridge_proto_rawDescGZIP(), []int{7}
+	return file_snakepool_bridge_v1_bridge_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Result) GetResultJson() []byte {
@@ -626,7 +815,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[8]
+	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -638,7 +827,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[8]
+	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -651,7 +840,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_snakepool_bridge_v1_bridge_proto_rawDescGZIP(), []int{8}
+	return file_snakepool_bridge_v1_bridge_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Error) GetType() string {
@@ -692,7 +881,7 @@ type CancelRequest struct {
 
 func (x *CancelRequest) Reset() {
 	*x = CancelRequest{}
-	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[9]
+	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -704,7 +893,7 @@ func (x *CancelRequest) String() string {
 func (*CancelRequest) ProtoMessage() {}
 
 func (x *CancelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[9]
+	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -717,7 +906,7 @@ func (x *CancelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelRequest.ProtoReflect.Descriptor instead.
 func (*CancelRequest) Descriptor() ([]byte, []int) {
-	return file_snakepool_bridge_v1_bridge_proto_rawDescGZIP(), []int{9}
+	return file_snakepool_bridge_v1_bridge_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *CancelRequest) GetCallId() string {
@@ -744,7 +933,7 @@ type CancelResponse struct {
 
 func (x *CancelResponse) Reset() {
 	*x = CancelResponse{}
-	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[10]
+	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -756,7 +945,7 @@ func (x *CancelResponse) String() string {
 func (*CancelResponse) ProtoMessage() {}
 
 func (x *CancelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[10]
+	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -769,7 +958,7 @@ func (x *CancelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelResponse.ProtoReflect.Descriptor instead.
 func (*CancelResponse) Descriptor() ([]byte, []int) {
-	return file_snakepool_bridge_v1_bridge_proto_rawDescGZIP(), []int{10}
+	return file_snakepool_bridge_v1_bridge_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CancelResponse) GetFound() bool {
@@ -787,7 +976,7 @@ type PingRequest struct {
 
 func (x *PingRequest) Reset() {
 	*x = PingRequest{}
-	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[11]
+	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -799,7 +988,7 @@ func (x *PingRequest) String() string {
 func (*PingRequest) ProtoMessage() {}
 
 func (x *PingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[11]
+	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -812,7 +1001,7 @@ func (x *PingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PingRequest.ProtoReflect.Descriptor instead.
 func (*PingRequest) Descriptor() ([]byte, []int) {
-	return file_snakepool_bridge_v1_bridge_proto_rawDescGZIP(), []int{11}
+	return file_snakepool_bridge_v1_bridge_proto_rawDescGZIP(), []int{13}
 }
 
 type PingResponse struct {
@@ -828,7 +1017,7 @@ type PingResponse struct {
 
 func (x *PingResponse) Reset() {
 	*x = PingResponse{}
-	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[12]
+	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -840,7 +1029,7 @@ func (x *PingResponse) String() string {
 func (*PingResponse) ProtoMessage() {}
 
 func (x *PingResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[12]
+	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -853,7 +1042,7 @@ func (x *PingResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PingResponse.ProtoReflect.Descriptor instead.
 func (*PingResponse) Descriptor() ([]byte, []int) {
-	return file_snakepool_bridge_v1_bridge_proto_rawDescGZIP(), []int{12}
+	return file_snakepool_bridge_v1_bridge_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *PingResponse) GetPid() int32 {
@@ -915,7 +1104,17 @@ const file_snakepool_bridge_v1_bridge_proto_rawDesc = "" +
 	"\aattempt\x18\x05 \x01(\x05R\aattempt\x12\x1d\n" +
 	"\n" +
 	"task_queue\x18\x06 \x01(\tR\ttaskQueue\x12\x1c\n" +
-	"\tnamespace\x18\a \x01(\tR\tnamespace\"\xc2\x01\n" +
+	"\tnamespace\x18\a \x01(\tR\tnamespace\"\x96\x01\n" +
+	"\x0eSessionRequest\x12;\n" +
+	"\x05start\x18\x01 \x01(\v2#.snakepool.bridge.v1.ExecuteRequestH\x00R\x05start\x12<\n" +
+	"\x06cancel\x18\x02 \x01(\v2\".snakepool.bridge.v1.CancelRequestH\x00R\x06cancelB\t\n" +
+	"\arequest\"\xdb\x01\n" +
+	"\fSessionEvent\x12\x17\n" +
+	"\acall_id\x18\x01 \x01(\tR\x06callId\x12>\n" +
+	"\theartbeat\x18\x02 \x01(\v2\x1e.snakepool.bridge.v1.HeartbeatH\x00R\theartbeat\x125\n" +
+	"\x06result\x18\x03 \x01(\v2\x1b.snakepool.bridge.v1.ResultH\x00R\x06result\x122\n" +
+	"\x05error\x18\x04 \x01(\v2\x1a.snakepool.bridge.v1.ErrorH\x00R\x05errorB\a\n" +
+	"\x05event\"\xc2\x01\n" +
 	"\fExecuteEvent\x12>\n" +
 	"\theartbeat\x18\x01 \x01(\v2\x1e.snakepool.bridge.v1.HeartbeatH\x00R\theartbeat\x125\n" +
 	"\x06result\x18\x02 \x01(\v2\x1b.snakepool.bridge.v1.ResultH\x00R\x06result\x122\n" +
@@ -941,9 +1140,10 @@ const file_snakepool_bridge_v1_bridge_proto_rawDesc = "" +
 	"\fPingResponse\x12\x10\n" +
 	"\x03pid\x18\x01 \x01(\x05R\x03pid\x12!\n" +
 	"\factive_calls\x18\x02 \x01(\x05R\vactiveCalls\x12'\n" +
-	"\x0fcompleted_calls\x18\x03 \x01(\x03R\x0ecompletedCalls2\xd6\x02\n" +
+	"\x0fcompleted_calls\x18\x03 \x01(\x03R\x0ecompletedCalls2\xad\x03\n" +
 	"\x06Bridge\x12W\n" +
-	"\bDescribe\x12$.snakepool.bridge.v1.DescribeRequest\x1a%.snakepool.bridge.v1.DescribeResponse\x12S\n" +
+	"\bDescribe\x12$.snakepool.bridge.v1.DescribeRequest\x1a%.snakepool.bridge.v1.DescribeResponse\x12U\n" +
+	"\aSession\x12#.snakepool.bridge.v1.SessionRequest\x1a!.snakepool.bridge.v1.SessionEvent(\x010\x01\x12S\n" +
 	"\aExecute\x12#.snakepool.bridge.v1.ExecuteRequest\x1a!.snakepool.bridge.v1.ExecuteEvent0\x01\x12Q\n" +
 	"\x06Cancel\x12\".snakepool.bridge.v1.CancelRequest\x1a#.snakepool.bridge.v1.CancelResponse\x12K\n" +
 	"\x04Ping\x12 .snakepool.bridge.v1.PingRequest\x1a!.snakepool.bridge.v1.PingResponseBCZAgithub.com/snakepool/snakepool/proto/snakepool/bridge/v1;bridgev1b\x06proto3"
@@ -960,41 +1160,50 @@ func file_snakepool_bridge_v1_bridge_proto_rawDescGZIP() []byte {
 	return file_snakepool_bridge_v1_bridge_proto_rawDescData
 }
 
-var file_snakepool_bridge_v1_bridge_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_snakepool_bridge_v1_bridge_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_snakepool_bridge_v1_bridge_proto_goTypes = []any{
 	(*DescribeRequest)(nil),  // 0: snakepool.bridge.v1.DescribeRequest
 	(*DescribeResponse)(nil), // 1: snakepool.bridge.v1.DescribeResponse
 	(*ToolSpec)(nil),         // 2: snakepool.bridge.v1.ToolSpec
 	(*ExecuteRequest)(nil),   // 3: snakepool.bridge.v1.ExecuteRequest
 	(*CallInfo)(nil),         // 4: snakepool.bridge.v1.CallInfo
-	(*ExecuteEvent)(nil),     // 5: snakepool.bridge.v1.ExecuteEvent
-	(*Heartbeat)(nil),        // 6: snakepool.bridge.v1.Heartbeat
-	(*Result)(nil),           // 7: snakepool.bridge.v1.Result
-	(*Error)(nil),            // 8: snakepool.bridge.v1.Error
-	(*CancelRequest)(nil),    // 9: snakepool.bridge.v1.CancelRequest
-	(*CancelResponse)(nil),   // 10: snakepool.bridge.v1.CancelResponse
-	(*PingRequest)(nil),      // 11: snakepool.bridge.v1.PingRequest
-	(*PingResponse)(nil),     // 12: snakepool.bridge.v1.PingResponse
+	(*SessionRequest)(nil),   // 5: snakepool.bridge.v1.SessionRequest
+	(*SessionEvent)(nil),     // 6: snakepool.bridge.v1.SessionEvent
+	(*ExecuteEvent)(nil),     // 7: snakepool.bridge.v1.ExecuteEvent
+	(*Heartbeat)(nil),        // 8: snakepool.bridge.v1.Heartbeat
+	(*Result)(nil),           // 9: snakepool.bridge.v1.Result
+	(*Error)(nil),            // 10: snakepool.bridge.v1.Error
+	(*CancelRequest)(nil),    // 11: snakepool.bridge.v1.CancelRequest
+	(*CancelResponse)(nil),   // 12: snakepool.bridge.v1.CancelResponse
+	(*PingRequest)(nil),      // 13: snakepool.bridge.v1.PingRequest
+	(*PingResponse)(nil),     // 14: snakepool.bridge.v1.PingResponse
 }
 var file_snakepool_bridge_v1_bridge_proto_depIdxs = []int32{
 	2,  // 0: snakepool.bridge.v1.DescribeResponse.tools:type_name -> snakepool.bridge.v1.ToolSpec
 	4,  // 1: snakepool.bridge.v1.ExecuteRequest.info:type_name -> snakepool.bridge.v1.CallInfo
-	6,  // 2: snakepool.bridge.v1.ExecuteEvent.heartbeat:type_name -> snakepool.bridge.v1.Heartbeat
-	7,  // 3: snakepool.bridge.v1.ExecuteEvent.result:type_name -> snakepool.bridge.v1.Result
-	8,  // 4: snakepool.bridge.v1.ExecuteEvent.error:type_name -> snakepool.bridge.v1.Error
-	0,  // 5: snakepool.bridge.v1.Bridge.Describe:input_type -> snakepool.bridge.v1.DescribeRequest
-	3,  // 6: snakepool.bridge.v1.Bridge.Execute:input_type -> snakepool.bridge.v1.ExecuteRequest
-	9,  // 7: snakepool.bridge.v1.Bridge.Cancel:input_type -> snakepool.bridge.v1.CancelRequest
-	11, // 8: snakepool.bridge.v1.Bridge.Ping:input_type -> snakepool.bridge.v1.PingRequest
-	1,  // 9: snakepool.bridge.v1.Bridge.Describe:output_type -> snakepool.bridge.v1.DescribeResponse
-	5,  // 10: snakepool.bridge.v1.Bridge.Execute:output_type -> snakepool.bridge.v1.ExecuteEvent
-	10, // 11: snakepool.bridge.v1.Bridge.Cancel:output_type -> snakepool.bridge.v1.CancelResponse
-	12, // 12: snakepool.bridge.v1.Bridge.Ping:output_type -> snakepool.bridge.v1.PingResponse
-	9,  // [9:13] is the sub-list for method output_type
-	5,  // [5:9] is the sub-list for method input_type
-	5,  // [5:5] is the sub-list for extension type_name
-	5,  // [5:5] is the sub-list for extension extendee
-	0,  // [0:5] is the sub-list for field type_name
+	3,  // 2: snakepool.bridge.v1.SessionRequest.start:type_name -> snakepool.bridge.v1.ExecuteRequest
+	11, // 3: snakepool.bridge.v1.SessionRequest.cancel:type_name -> snakepool.bridge.v1.CancelRequest
+	8,  // 4: snakepool.bridge.v1.SessionEvent.heartbeat:type_name -> snakepool.bridge.v1.Heartbeat
+	9,  // 5: snakepool.bridge.v1.SessionEvent.result:type_name -> snakepool.bridge.v1.Result
+	10, // 6: snakepool.bridge.v1.SessionEvent.error:type_name -> snakepool.bridge.v1.Error
+	8,  // 7: snakepool.bridge.v1.ExecuteEvent.heartbeat:type_name -> snakepool.bridge.v1.Heartbeat
+	9,  // 8: snakepool.bridge.v1.ExecuteEvent.result:type_name -> snakepool.bridge.v1.Result
+	10, // 9: snakepool.bridge.v1.ExecuteEvent.error:type_name -> snakepool.bridge.v1.Error
+	0,  // 10: snakepool.bridge.v1.Bridge.Describe:input_type -> snakepool.bridge.v1.DescribeRequest
+	5,  // 11: snakepool.bridge.v1.Bridge.Session:input_type -> snakepool.bridge.v1.SessionRequest
+	3,  // 12: snakepool.bridge.v1.Bridge.Execute:input_type -> snakepool.bridge.v1.ExecuteRequest
+	11, // 13: snakepool.bridge.v1.Bridge.Cancel:input_type -> snakepool.bridge.v1.CancelRequest
+	13, // 14: snakepool.bridge.v1.Bridge.Ping:input_type -> snakepool.bridge.v1.PingRequest
+	1,  // 15: snakepool.bridge.v1.Bridge.Describe:output_type -> snakepool.bridge.v1.DescribeResponse
+	6,  // 16: snakepool.bridge.v1.Bridge.Session:output_type -> snakepool.bridge.v1.SessionEvent
+	7,  // 17: snakepool.bridge.v1.Bridge.Execute:output_type -> snakepool.bridge.v1.ExecuteEvent
+	12, // 18: snakepool.bridge.v1.Bridge.Cancel:output_type -> snakepool.bridge.v1.CancelResponse
+	14, // 19: snakepool.bridge.v1.Bridge.Ping:output_type -> snakepool.bridge.v1.PingResponse
+	15, // [15:20] is the sub-list for method output_type
+	10, // [10:15] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_snakepool_bridge_v1_bridge_proto_init() }
@@ -1003,6 +1212,15 @@ func file_snakepool_bridge_v1_bridge_proto_init() {
 		return
 	}
 	file_snakepool_bridge_v1_bridge_proto_msgTypes[5].OneofWrappers = []any{
+		(*SessionRequest_Start)(nil),
+		(*SessionRequest_Cancel)(nil),
+	}
+	file_snakepool_bridge_v1_bridge_proto_msgTypes[6].OneofWrappers = []any{
+		(*SessionEvent_Heartbeat)(nil),
+		(*SessionEvent_Result)(nil),
+		(*SessionEvent_Error)(nil),
+	}
+	file_snakepool_bridge_v1_bridge_proto_msgTypes[7].OneofWrappers = []any{
 		(*ExecuteEvent_Heartbeat)(nil),
 		(*ExecuteEvent_Result)(nil),
 		(*ExecuteEvent_Error)(nil),
@@ -1013,7 +1231,7 @@ func file_snakepool_bridge_v1_bridge_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_snakepool_bridge_v1_bridge_proto_rawDesc), len(file_snakepool_bridge_v1_bridge_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

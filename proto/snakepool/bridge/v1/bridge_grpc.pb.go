@@ -40,6 +40,7 @@ const _ = grpc.SupportPackageIsVersion9
 
 const (
 	Bridge_Describe_FullMethodName = "/snakepool.bridge.v1.Bridge/Describe"
+	Bridge_Session_FullMethodName  = "/snakepool.bridge.v1.Bridge/Session"
 	Bridge_Execute_FullMethodName  = "/snakepool.bridge.v1.Bridge/Execute"
 	Bridge_Cancel_FullMethodName   = "/snakepool.bridge.v1.Bridge/Cancel"
 	Bridge_Ping_FullMethodName     = "/snakepool.bridge.v1.Bridge/Ping"
@@ -53,6 +54,12 @@ const (
 type BridgeClient interface {
 	// Describe reports the adapter, its tools and the interpreter that runs them.
 	Describe(ctx context.Context, in *DescribeRequest, opts ...grpc.CallOption) (*DescribeResponse, error)
+	// Session is the call channel: the Go side opens one per worker process and keeps it for the
+	// process's lifetime. It sends Start and Cancel messages; Python answers with events tagged by
+	// call_id: zero or more heartbeats, then exactly one result or error per call. Events of one call
+	// are in order. When the stream ends (the Go side went away), every running call is cancelled.
+	// One long-lived stream costs far less per call than one RPC per call, which is why calls use it.
+	Session(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[SessionRequest, SessionEvent], error)
 	// Execute runs one tool call. The stream carries zero or more heartbeats and ends with exactly one
 	// result or error event. Cancelling the RPC also cancels the call (ctx.cancelled is set), but the
 	// Go side prefers Cancel so that it can still read how the tool finished.
@@ -82,9 +89,22 @@ func (c *bridgeClient) Describe(ctx context.Context, in *DescribeRequest, opts .
 	return out, nil
 }
 
+func (c *bridgeClient) Session(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[SessionRequest, SessionEvent], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Bridge_ServiceDesc.Streams[0], Bridge_Session_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[SessionRequest, SessionEvent]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Bridge_SessionClient = grpc.BidiStreamingClient[SessionRequest, SessionEvent]
+
 func (c *bridgeClient) Execute(ctx context.Context, in *ExecuteRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ExecuteEvent], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &Bridge_ServiceDesc.Streams[0], Bridge_Execute_FullMethodName, cOpts...)
+	stream, err := c.cc.NewStream(ctx, &Bridge_ServiceDesc.Streams[1], Bridge_Execute_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -129,6 +149,12 @@ func (c *bridgeClient) Ping(ctx context.Context, in *PingRequest, opts ...grpc.C
 type BridgeServer interface {
 	// Describe reports the adapter, its tools and the interpreter that runs them.
 	Describe(context.Context, *DescribeRequest) (*DescribeResponse, error)
+	// Session is the call channel: the Go side opens one per worker process and keeps it for the
+	// process's lifetime. It sends Start and Cancel messages; Python answers with events tagged by
+	// call_id: zero or more heartbeats, then exactly one result or error per call. Events of one call
+	// are in order. When the stream ends (the Go side went away), every running call is cancelled.
+	// One long-lived stream costs far less per call than one RPC per call, which is why calls use it.
+	Session(grpc.BidiStreamingServer[SessionRequest, SessionEvent]) error
 	// Execute runs one tool call. The stream carries zero or more heartbeats and ends with exactly one
 	// result or error event. Cancelling the RPC also cancels the call (ctx.cancelled is set), but the
 	// Go side prefers Cancel so that it can still read how the tool finished.
@@ -150,6 +176,9 @@ type UnimplementedBridgeServer struct{}
 
 func (UnimplementedBridgeServer) Describe(context.Context, *DescribeRequest) (*DescribeResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Describe not implemented")
+}
+func (UnimplementedBridgeServer) Session(grpc.BidiStreamingServer[SessionRequest, SessionEvent]) error {
+	return status.Error(codes.Unimplemented, "method Session not implemented")
 }
 func (UnimplementedBridgeServer) Execute(*ExecuteRequest, grpc.ServerStreamingServer[ExecuteEvent]) error {
 	return status.Error(codes.Unimplemented, "method Execute not implemented")
@@ -198,6 +227,13 @@ func _Bridge_Describe_Handler(srv interface{}, ctx context.Context, dec func(int
 	}
 	return interceptor(ctx, in, info, handler)
 }
+
+func _Bridge_Session_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(BridgeServer).Session(&grpc.GenericServerStream[SessionRequest, SessionEvent]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Bridge_SessionServer = grpc.BidiStreamingServer[SessionRequest, SessionEvent]
 
 func _Bridge_Execute_Handler(srv interface{}, stream grpc.ServerStream) error {
 	m := new(ExecuteRequest)
@@ -267,6 +303,12 @@ var Bridge_ServiceDesc = grpc.ServiceDesc{
 		},
 	},
 	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "Session",
+			Handler:       _Bridge_Session_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
 		{
 			StreamName:    "Execute",
 			Handler:       _Bridge_Execute_Handler,

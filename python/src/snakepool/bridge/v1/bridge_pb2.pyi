@@ -72,6 +72,26 @@ class CallInfo(_message.Message):
     namespace: str
     def __init__(self, workflow_id: _Optional[str] = ..., run_id: _Optional[str] = ..., activity_id: _Optional[str] = ..., activity_type: _Optional[str] = ..., attempt: _Optional[int] = ..., task_queue: _Optional[str] = ..., namespace: _Optional[str] = ...) -> None: ...
 
+class SessionRequest(_message.Message):
+    __slots__ = ("start", "cancel")
+    START_FIELD_NUMBER: _ClassVar[int]
+    CANCEL_FIELD_NUMBER: _ClassVar[int]
+    start: ExecuteRequest
+    cancel: CancelRequest
+    def __init__(self, start: _Optional[_Union[ExecuteRequest, _Mapping]] = ..., cancel: _Optional[_Union[CancelRequest, _Mapping]] = ...) -> None: ...
+
+class SessionEvent(_message.Message):
+    __slots__ = ("call_id", "heartbeat", "result", "error")
+    CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    call_id: str
+    heartbeat: Heartbeat
+    result: Result
+    error: Error
+    def __init__(self, call_id: _Optional[str] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., result: _Optional[_Union[Result, _Mapping]] = ..., error: _Optional[_Union[Error, _Mapping]] = ...) -> None: ...
+
 class ExecuteEvent(_message.Message):
     __slots__ = ("heartbeat", "result", "error")
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]

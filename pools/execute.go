@@ -1,0 +1,314 @@
+package pools
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	bridgev1 "github.com/snakepool/snakepool/proto/snakepool/bridge/v1"
+)
+
+// callIDPrefix makes call ids unique per Go process (the bridge requires it).
+var (
+	callIDPrefix = func() string {
+		b := make([]byte, 4)
+		_, _ = rand.Read(b)
+		return hex.EncodeToString(b)
+	}()
+	callSeq atomic.Uint64
+)
+
+func newCallID() string {
+	return callIDPrefix + "-" + strconv.FormatUint(callSeq.Add(1), 10)
+}
+
+// cancelRPCTimeout bounds the Cancel RPC sent when a call's context ends.
+const cancelRPCTimeout = 2 * time.Second
+
+// exitWait is how long a call whose stream broke waits for the process to be reaped, to report
+// its exit code.
+const exitWait = 2 * time.Second
+
+// execute runs call on w, which has a slot taken for it: over w's Session stream, or with an
+// Execute RPC when the server has no Session.
+func (p *Pool) execute(ctx context.Context, w *worker, call Call) (json.RawMessage, error) {
+	begin := time.Now()
+	req := newRequest(newCallID(), call)
+	if s := w.session; s != nil {
+		res, err := p.executeSession(ctx, w, s, req, call, begin)
+		if !errors.Is(err, errSessionUnsupported) {
+			return res, err
+		}
+	}
+	return p.executeRPC(ctx, w, req, call, begin)
+}
+
+func newRequest(callID string, call Call) *bridgev1.ExecuteRequest {
+	args := []byte(call.Args)
+	if len(args) == 0 {
+		args = []byte("{}")
+	}
+	return &bridgev1.ExecuteRequest{
+		CallId:     callID,
+		Tool:       call.Tool,
+		ArgsJson:   args,
+		ResumeJson: call.Resume,
+		Info: &bridgev1.CallInfo{
+			WorkflowId:   call.Info.WorkflowID,
+			RunId:        call.Info.RunID,
+			ActivityId:   call.Info.ActivityID,
+			ActivityType: call.Info.ActivityType,
+			Attempt:      call.Info.Attempt,
+			TaskQueue:    call.Info.TaskQueue,
+			Namespace:    call.Info.Namespace,
+		},
+	}
+}
+
+func heartbeat(hb *bridgev1.Heartbeat) Heartbeat {
+	return Heartbeat{Details: hb.GetDetailsJson(), Progress: hb.GetProgress()}
+}
+
+// executeSession runs a call over w's Session stream. The caller's goroutine waits for the
+// call's events, ctx and the cancel grace at once, and runs OnHeartbeat in order.
+func (p *Pool) executeSession(ctx context.Context, w *worker, s *session, req *bridgev1.ExecuteRequest, call Call, begin time.Time) (json.RawMessage, error) {
+	callID := req.GetCallId()
+	mb, err := s.start(req)
+	if err != nil {
+		if errors.Is(err, errSessionUnsupported) {
+			return nil, err
+		}
+		return nil, p.streamError(w, callID, call.Tool, err)
+	}
+	defer s.forget(callID)
+
+	ctxDone := ctx.Done()
+	var graceC <-chan time.Time
+	cancelled := false
+	var buf []*bridgev1.SessionEvent
+	for {
+		select {
+		case <-mb.signal:
+			for {
+				var err error
+				buf, err = mb.take(buf)
+				for _, ev := range buf {
+					switch e := ev.GetEvent().(type) {
+					case *bridgev1.SessionEvent_Heartbeat:
+						if call.OnHeartbeat != nil && !cancelled {
+							call.OnHeartbeat(heartbeat(e.Heartbeat))
+						}
+					case *bridgev1.SessionEvent_Result:
+						return p.outcome(ctx, w, callID, call.Tool, begin, cancelled, e.Result, nil)
+					case *bridgev1.SessionEvent_Error:
+						return p.outcome(ctx, w, callID, call.Tool, begin, cancelled, nil, e.Error)
+					default:
+						return nil, fmt.Errorf("pools: pool %q: call %s (%s) on worker %s: unexpected event %T",
+							p.opts.Name, callID, call.Tool, w.id, ev.GetEvent())
+					}
+				}
+				if err != nil {
+					switch {
+					case errors.Is(err, errSessionUnsupported):
+						return nil, err
+					case cancelled:
+						return nil, p.cancelledError(ctx, callID, call.Tool, "the session ended: "+err.Error())
+					default:
+						return nil, p.streamError(w, callID, call.Tool, err)
+					}
+				}
+				if len(buf) == 0 {
+					break
+				}
+			}
+		case <-ctxDone:
+			ctxDone = nil
+			cancelled = true
+			if err := s.cancelCall(callID, context.Cause(ctx).Error()); err != nil {
+				w.log.Warn("cancel call in python", slog.String("call_id", callID), slog.Any("error", err))
+			}
+			timer := time.NewTimer(p.opts.CancelGrace)
+			defer timer.Stop()
+			graceC = timer.C
+		case <-graceC:
+			what := p.abandon(w, callID, call.Tool)
+			return nil, p.cancelledError(ctx, callID, call.Tool,
+				fmt.Sprintf("the tool did not stop within %s; %s", p.opts.CancelGrace, what))
+		}
+	}
+}
+
+// outcome is the return of a call that ended with a result or an error event.
+func (p *Pool) outcome(ctx context.Context, w *worker, callID, tool string, begin time.Time, cancelled bool,
+	result *bridgev1.Result, e *bridgev1.Error) (json.RawMessage, error) {
+	p.metrics.callLatency.RecordDuration(time.Since(begin))
+	if result != nil {
+		if cancelled {
+			return nil, p.cancelledError(ctx, callID, tool, "the tool returned a result anyway")
+		}
+		return result.GetResultJson(), nil
+	}
+	if cancelled {
+		return nil, p.cancelledError(ctx, callID, tool, "python "+e.GetType()+": "+e.GetMessage())
+	}
+	te := &ToolError{
+		Type:         e.GetType(),
+		Message:      e.GetMessage(),
+		Traceback:    e.GetTraceback(),
+		NonRetryable: e.GetNonRetryable(),
+	}
+	if te.Type == "Cancelled" && p.stoppingWorker(w) {
+		// Stop's SIGTERM cancelled the calls the drain left running.
+		return nil, fmt.Errorf("pools: pool %q: call %s (%s) interrupted by Stop: %w (%w)",
+			p.opts.Name, callID, tool, ErrPoolClosed, te)
+	}
+	return nil, te
+}
+
+// executeRPC runs a call with an Execute RPC of its own (servers without Session).
+func (p *Pool) executeRPC(ctx context.Context, w *worker, req *bridgev1.ExecuteRequest, call Call, begin time.Time) (json.RawMessage, error) {
+	callID := req.GetCallId()
+	// The stream lives as long as the worker's process, not as long as ctx: when ctx ends the
+	// call is cancelled with the Cancel RPC, and the stream still says how the tool finished.
+	streamCtx, streamCancel := context.WithCancel(w.ctx)
+	defer streamCancel()
+	stream, err := w.client.Execute(streamCtx, req)
+	if err != nil {
+		return nil, p.streamError(w, callID, call.Tool, err)
+	}
+	// Cancellation: when ctx ends, a goroutine (started by context.AfterFunc only then) asks
+	// Python to cancel the call and, if the stream has not ended within CancelGrace, abandons it
+	// (which ends Recv below). The stream is read here, so heartbeats reach OnHeartbeat from this
+	// goroutine, in order.
+	var cancelled, abandoned atomic.Bool
+	finished := make(chan struct{})
+	watcherDone := make(chan struct{})
+	stopWatch := context.AfterFunc(ctx, func() {
+		defer close(watcherDone)
+		cancelled.Store(true)
+		p.requestCancel(w, callID, ctx)
+		t := time.NewTimer(p.opts.CancelGrace)
+		defer t.Stop()
+		select {
+		case <-finished:
+		case <-t.C:
+			abandoned.Store(true)
+			streamCancel()
+		}
+	})
+	defer func() {
+		close(finished)
+		if !stopWatch() {
+			<-watcherDone
+		}
+	}()
+
+	for {
+		ev, err := stream.Recv()
+		if abandoned.Load() {
+			what := p.abandon(w, callID, call.Tool)
+			return nil, p.cancelledError(ctx, callID, call.Tool,
+				fmt.Sprintf("the tool did not stop within %s; %s", p.opts.CancelGrace, what))
+		}
+		if err != nil {
+			if cancelled.Load() {
+				return nil, p.cancelledError(ctx, callID, call.Tool, "the call's stream ended: "+err.Error())
+			}
+			return nil, p.streamError(w, callID, call.Tool, err)
+		}
+		switch ev := ev.GetEvent().(type) {
+		case *bridgev1.ExecuteEvent_Heartbeat:
+			if call.OnHeartbeat != nil && !cancelled.Load() {
+				call.OnHeartbeat(heartbeat(ev.Heartbeat))
+			}
+		case *bridgev1.ExecuteEvent_Result:
+			return p.outcome(ctx, w, callID, call.Tool, begin, cancelled.Load(), ev.Result, nil)
+		case *bridgev1.ExecuteEvent_Error:
+			return p.outcome(ctx, w, callID, call.Tool, begin, cancelled.Load(), nil, ev.Error)
+		default:
+			return nil, fmt.Errorf("pools: pool %q: call %s (%s) on worker %s: unexpected event %T",
+				p.opts.Name, callID, call.Tool, w.id, ev)
+		}
+	}
+}
+
+// requestCancel asks Python to cancel a call (ctx.cancelled becomes true for the tool).
+func (p *Pool) requestCancel(w *worker, callID string, ctx context.Context) {
+	cctx, cancel := context.WithTimeout(w.ctx, min(cancelRPCTimeout, p.opts.CancelGrace))
+	defer cancel()
+	reason := context.Cause(ctx).Error()
+	if _, err := w.client.Cancel(cctx, &bridgev1.CancelRequest{CallId: callID, Reason: reason}); err != nil {
+		w.log.Warn("cancel call in python", slog.String("call_id", callID), slog.Any("error", err))
+	}
+}
+
+// abandon gives up on a cancelled call whose tool did not stop in time. In the process profile
+// the worker is killed and replaced; in the thread profile the busy thread's slot stays taken and
+// the worker is drained and recycled. It says what it did.
+func (p *Pool) abandon(w *worker, callID, tool string) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.opts.Profile == ProfileThread {
+		w.stuck++
+		w.requestRecycle("cancel_timeout")
+		p.notifyLocked()
+		w.log.Warn("cancelled call did not stop; recycling the worker", slog.String("call_id", callID), slog.String("tool", tool))
+		return "worker " + w.id + " is being recycled"
+	}
+	if w.state == stateReady || w.state == stateDraining {
+		w.state = stateStopping
+		w.exitReason = "cancel_timeout"
+		p.notifyLocked()
+		w.log.Warn("cancelled call did not stop; killing the worker", slog.String("call_id", callID), slog.String("tool", tool))
+		w.kill()
+	}
+	return "worker " + w.id + " was killed"
+}
+
+// cancelledError is the error of a call whose context ended.
+func (p *Pool) cancelledError(ctx context.Context, callID, tool, how string) error {
+	return fmt.Errorf("pools: pool %q: call %s (%s) cancelled (%s): %w", p.opts.Name, callID, tool, how, ctx.Err())
+}
+
+// streamError turns the failure of a call's stream into the call's error: a *WorkerCrashedError
+// when the process died, an error wrapping ErrPoolClosed when Stop ended it.
+func (p *Pool) streamError(w *worker, callID, tool string, err error) error {
+	code := status.Code(err)
+	if code == codes.Unavailable || code == codes.Canceled || code == codes.Internal || w.ctx.Err() != nil {
+		t := time.NewTimer(exitWait)
+		defer t.Stop()
+		select {
+		case <-w.exited:
+		case <-t.C:
+		}
+	}
+	select {
+	case <-w.exited:
+	default:
+		return fmt.Errorf("pools: pool %q: call %s (%s) on worker %s: %w", p.opts.Name, callID, tool, w.id, err)
+	}
+	p.mu.Lock()
+	closed, state, reason := p.closed, w.state, w.exitReason
+	p.mu.Unlock()
+	if closed && state == stateStopping && reason == "" {
+		return fmt.Errorf("pools: pool %q: call %s (%s) interrupted by Stop: %w", p.opts.Name, callID, tool, ErrPoolClosed)
+	}
+	return w.crashError(reason)
+}
+
+// stoppingWorker reports whether Stop is ending w.
+func (p *Pool) stoppingWorker(w *worker) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.closed && w.state == stateStopping && w.exitReason == ""
+}

@@ -1,0 +1,62 @@
+package pools
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// protocolVersion is the bridge protocol version this package speaks (PROTOCOL_VERSION in
+// bridge.proto's handshake comment).
+const protocolVersion = 1
+
+// maxHandshakeBytes bounds the handshake line (an error traceback can be long).
+const maxHandshakeBytes = 1 << 20
+
+// handshake is the one JSON line a Python worker writes to its handshake fd.
+type handshake struct {
+	Protocol int    `json:"protocol"`
+	Address  string `json:"address"`
+	PID      int    `json:"pid"`
+	Error    *struct {
+		Type      string `json:"type"`
+		Message   string `json:"message"`
+		Traceback string `json:"traceback"`
+	} `json:"error"`
+}
+
+// readHandshake reads and parses the handshake line from r. An adapter load failure is returned
+// as *AdapterError (without Pool, set by the caller).
+func readHandshake(r io.Reader) (handshake, error) {
+	var hs handshake
+	line, err := bufio.NewReaderSize(io.LimitReader(r, maxHandshakeBytes), 64<<10).ReadString('\n')
+	if err != nil && !(errors.Is(err, io.EOF) && strings.TrimSpace(line) != "") {
+		if errors.Is(err, io.EOF) {
+			return hs, errors.New("the process closed the handshake pipe without writing the handshake")
+		}
+		return hs, fmt.Errorf("read handshake: %w", err)
+	}
+	if err := json.Unmarshal([]byte(line), &hs); err != nil {
+		return hs, fmt.Errorf("parse handshake %q: %w", truncate(line, 200), err)
+	}
+	if hs.Error != nil {
+		return hs, &AdapterError{Type: hs.Error.Type, Message: hs.Error.Message, Traceback: hs.Error.Traceback}
+	}
+	if hs.Protocol != protocolVersion {
+		return hs, fmt.Errorf("handshake protocol %d, this supervisor speaks %d", hs.Protocol, protocolVersion)
+	}
+	if !strings.HasPrefix(hs.Address, "unix:") {
+		return hs, fmt.Errorf("handshake address %q is not a unix: address", hs.Address)
+	}
+	return hs, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}

@@ -1,0 +1,331 @@
+package pools
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestCallResults: calls reach the adapter's tools and their JSON results come back untouched.
+func TestCallResults(t *testing.T) {
+	p := startPool(t, testOptions(t, showcase, 2))
+	tests := []struct {
+		name string
+		tool string
+		args any
+		want string
+	}{
+		{"square", "square", map[string]any{"x": 7}, "49"},
+		{"square float", "square", map[string]any{"x": 1.5}, "2.25"},
+		{"prime", "is_prime", map[string]any{"n": 97}, "true"},
+		{"not prime", "is_prime", map[string]any{"n": 91}, "false"},
+		{"noop", "noop", nil, "null"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := call(t, p, tt.tool, tt.args)
+			require.NoError(t, err)
+			assert.JSONEq(t, tt.want, string(got))
+		})
+	}
+	assert.Equal(t, 2, p.Capacity())
+	assert.Equal(t, 2, p.Available())
+	names := map[string]bool{}
+	for _, tool := range p.Tools() {
+		names[tool.Name] = true
+	}
+	for _, want := range []string{"square", "is_prime", "compute", "noop", "fail"} {
+		assert.True(t, names[want], "Tools() lacks %q: %v", want, p.Tools())
+	}
+	info := p.Interpreter()
+	assert.NotEmpty(t, info.Version)
+	assert.Equal(t, "process", info.Mode)
+	assert.Equal(t, 1, info.MaxWorkers)
+}
+
+// TestToolErrors: a Python exception becomes a *ToolError with its type and message; an unknown
+// tool is a non-retryable ToolNotFound naming it.
+func TestToolErrors(t *testing.T) {
+	p := startPool(t, testOptions(t, showcase, 1))
+	tests := []struct {
+		name         string
+		tool         string
+		args         any
+		wantType     string
+		wantMessage  string
+		nonRetryable bool
+	}{
+		{"raised", "fail", map[string]any{"message": "boom"}, "ValueError", "boom", false},
+		{"unknown tool", "no_such_tool", nil, "ToolNotFound", "no_such_tool", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := call(t, p, tt.tool, tt.args)
+			var te *ToolError
+			require.ErrorAs(t, err, &te)
+			assert.Equal(t, tt.wantType, te.Type)
+			assert.Contains(t, te.Message, tt.wantMessage)
+			assert.Equal(t, tt.nonRetryable, te.NonRetryable)
+			if tt.wantType == "ValueError" {
+				assert.Contains(t, te.Traceback, "ValueError")
+			}
+		})
+	}
+	// The worker survived the errors.
+	got, err := call(t, p, "square", map[string]any{"x": 3})
+	require.NoError(t, err)
+	assert.JSONEq(t, "9", string(got))
+}
+
+// TestAdapterLoadFailure: a pool whose adapter cannot be imported fails to start, fast, with the
+// Python error and traceback naming the module, and leaves no process behind.
+func TestAdapterLoadFailure(t *testing.T) {
+	tests := []struct {
+		name     string
+		adapter  string
+		wantType string
+		wantText string
+	}{
+		{"missing module", "no_such_module:X", "ModuleNotFoundError", "no_such_module"},
+		{"missing class", "pooltest_adapter:NoSuchClass", "", "NoSuchClass"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := testOptions(t, tt.adapter, 3)
+			begin := time.Now()
+			p, err := Start(context.Background(), opts)
+			require.Error(t, err)
+			require.Nil(t, p)
+			var ae *AdapterError
+			require.ErrorAs(t, err, &ae, "error: %v", err)
+			if tt.wantType != "" {
+				assert.Equal(t, tt.wantType, ae.Type)
+			}
+			assert.Contains(t, ae.Message+ae.Traceback, tt.wantText)
+			assert.NotEmpty(t, ae.Traceback)
+			assert.Contains(t, err.Error(), tt.wantText)
+			assert.Equal(t, opts.Name, ae.Pool)
+			assert.Less(t, time.Since(begin), 20*time.Second)
+			requireNoProcesses(t, opts.Name)
+		})
+	}
+}
+
+// TestStartErrors: a missing interpreter or a bad option fail Start with an error naming them.
+func TestStartErrors(t *testing.T) {
+	opts := testOptions(t, showcase, 1)
+	opts.Python = "/nonexistent/python3"
+	_, err := Start(context.Background(), opts)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "/nonexistent/python3")
+
+	opts = testOptions(t, showcase, 0)
+	_, err = Start(context.Background(), opts)
+	require.EqualError(t, err, `pools: pool "`+opts.Name+`": size must be >= 1, got 0`)
+}
+
+// TestWorkerCrashDuringCall: a call whose process dies returns *WorkerCrashedError naming the
+// signal (SIGKILL) or the exit code (os._exit), at once; the worker is replaced.
+func TestWorkerCrashDuringCall(t *testing.T) {
+	opts := testOptions(t, testAdap, 1)
+	p := startPool(t, opts)
+
+	t.Run("signal", func(t *testing.T) {
+		pid := workerPIDs(p)[0]
+		started := make(chan struct{}, 1)
+		errc := make(chan error, 1)
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			_, err := p.Call(ctx, Call{Tool: "sleep", Args: mustJSON(t, map[string]any{"seconds": 20}),
+				OnHeartbeat: func(Heartbeat) {
+					select {
+					case started <- struct{}{}:
+					default:
+					}
+				}})
+			errc <- err
+		}()
+		select {
+		case <-started:
+		case <-time.After(20 * time.Second):
+			t.Fatal("the sleep tool sent no heartbeat")
+		}
+		killed := time.Now()
+		require.NoError(t, syscall.Kill(pid, syscall.SIGKILL))
+		var err error
+		select {
+		case err = <-errc:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the call did not fail after its worker was killed")
+		}
+		assert.Less(t, time.Since(killed), 3*time.Second, "the call should fail at once")
+		var ce *WorkerCrashedError
+		require.ErrorAs(t, err, &ce)
+		assert.Equal(t, pid, ce.PID)
+		assert.Equal(t, "killed", ce.Signal)
+		assert.Equal(t, -1, ce.ExitCode)
+		assert.Equal(t, opts.Name, ce.Pool)
+		assert.Contains(t, err.Error(), "signal killed")
+		waitFor(t, p, 20*time.Second, "a replacement worker", func() bool { return p.Available() == 1 })
+	})
+
+	t.Run("exit code", func(t *testing.T) {
+		_, err := call(t, p, "exit_process", map[string]any{"code": 7})
+		var ce *WorkerCrashedError
+		require.ErrorAs(t, err, &ce)
+		assert.Equal(t, 7, ce.ExitCode)
+		assert.Empty(t, ce.Signal)
+		assert.Contains(t, err.Error(), "exit code 7")
+		waitFor(t, p, 20*time.Second, "a replacement worker", func() bool { return p.Available() == 1 })
+		got, err := call(t, p, "square", map[string]any{"x": 4})
+		require.NoError(t, err)
+		assert.JSONEq(t, "16", string(got))
+	})
+}
+
+// TestStopLeavesNothing: Stop ends every Python process and removes the socket directories;
+// calls after Stop fail with ErrPoolClosed.
+func TestStopLeavesNothing(t *testing.T) {
+	opts := testOptions(t, showcase, 3)
+	p, err := Start(context.Background(), opts)
+	require.NoError(t, err)
+	_, err = call(t, p, "square", map[string]any{"x": 2})
+	require.NoError(t, err)
+	pids := workerPIDs(p)
+	require.Len(t, pids, 3)
+	var dirs []string
+	p.mu.Lock()
+	for _, w := range p.workers {
+		dirs = append(dirs, w.dir)
+	}
+	p.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	require.NoError(t, p.Stop(ctx))
+	require.NoError(t, p.Stop(ctx), "Stop is idempotent")
+	for _, pid := range pids {
+		assert.True(t, processGone(pid), "pid %d survived Stop", pid)
+	}
+	for _, dir := range dirs {
+		_, err := os.Stat(dir)
+		assert.True(t, os.IsNotExist(err), "socket directory %s survived Stop", dir)
+	}
+	assert.Empty(t, poolProcesses(opts.Name))
+	_, err = call(t, p, "square", map[string]any{"x": 2})
+	require.ErrorIs(t, err, ErrPoolClosed)
+	assert.Equal(t, 0, p.Available())
+}
+
+const helperEnv = "SNAKEPOOL_POOLS_HELPER"
+
+// TestHelperProcess is not a test: TestSIGKILLOfGoProcessKillsPython runs the test binary with
+// it as a helper process that starts a pool, prints its Python pids and waits to be killed.
+func TestHelperProcess(t *testing.T) {
+	name := os.Getenv(helperEnv)
+	if name == "" {
+		return // not the helper
+	}
+	opts := testOptions(t, showcase, 3)
+	opts.Name = name
+	opts.Logger = nil
+	p, err := Start(context.Background(), opts)
+	if err != nil {
+		os.Stdout.WriteString("ERROR " + strings.ReplaceAll(err.Error(), "\n", " ") + "\n")
+		os.Exit(1)
+	}
+	var dirs []string
+	for _, w := range p.workers {
+		dirs = append(dirs, w.dir)
+	}
+	os.Stdout.WriteString("PIDS " + fmtPIDs(workerPIDs(p)) + "\nDIRS " + strings.Join(dirs, " ") + "\n")
+	select {} // until killed
+}
+
+// TestSIGKILLOfGoProcessKillsPython: when the Go process holding a pool dies by SIGKILL (no
+// chance to clean up), its Python processes die too.
+func TestSIGKILLOfGoProcessKillsPython(t *testing.T) {
+	name := uniqueName(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1")
+	cmd.Env = append(os.Environ(), helperEnv+"="+name)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	defer func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	}()
+
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	var pids []int
+	var dirs []string
+	timeout := time.After(60 * time.Second)
+	for pids == nil || dirs == nil {
+		select {
+		case line, ok := <-lines:
+			require.True(t, ok, "the helper exited before printing its pids")
+			require.False(t, strings.HasPrefix(line, "ERROR"), line)
+			if rest, ok := strings.CutPrefix(line, "PIDS "); ok {
+				for _, f := range strings.Fields(rest) {
+					pid, err := strconv.Atoi(f)
+					require.NoError(t, err)
+					pids = append(pids, pid)
+				}
+			}
+			if rest, ok := strings.CutPrefix(line, "DIRS "); ok {
+				dirs = strings.Fields(rest)
+			}
+		case <-timeout:
+			t.Fatal("the helper did not print its pids within 60s")
+		}
+	}
+	require.Len(t, pids, 3)
+	for _, pid := range pids {
+		require.False(t, processGone(pid), "python pid %d should run before the kill", pid)
+	}
+
+	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+	_ = cmd.Wait()
+	for range lines {
+	}
+	waitGone(t, pids, 10*time.Second)
+	assert.Empty(t, poolProcesses(name))
+	for _, dir := range dirs { // nobody could remove them
+		_ = os.RemoveAll(dir)
+	}
+}
+
+var _ = errors.New
+
+// TestStartTimeout: a worker that is not ready within StartTimeout fails the start, naming the
+// timeout, and is killed.
+func TestStartTimeout(t *testing.T) {
+	opts := testOptions(t, testAdap, 2)
+	opts.Env["POOLTEST_SETUP_SECONDS"] = "60"
+	opts.StartTimeout = time.Second
+	begin := time.Now()
+	_, err := Start(context.Background(), opts)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "no handshake within the start timeout (1s)")
+	assert.Less(t, time.Since(begin), 15*time.Second)
+	requireNoProcesses(t, opts.Name)
+}

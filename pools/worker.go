@@ -1,0 +1,483 @@
+package pools
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	bridgev1 "github.com/snakepool/snakepool/proto/snakepool/bridge/v1"
+)
+
+// workerState is where a worker is in its life; it is guarded by Pool.mu.
+type workerState int
+
+const (
+	// stateReady: routable, takes calls.
+	stateReady workerState = iota
+	// stateDraining: replaced or being recycled; finishes its in-flight calls, takes no new ones.
+	stateDraining
+	// stateStopping: the pool is stopping it on purpose; its exit is not a crash.
+	stateStopping
+	// stateExited: its process is gone.
+	stateExited
+)
+
+func (s workerState) String() string {
+	switch s {
+	case stateReady:
+		return "ready"
+	case stateDraining:
+		return "draining"
+	case stateStopping:
+		return "stopping"
+	default:
+		return "exited"
+	}
+}
+
+// maxSocketPath keeps the socket path well below the 108 bytes of sun_path.
+const maxSocketPath = 100
+
+// maxRecvMessage bounds a result the Go side accepts (the Python server has its own limit).
+const maxRecvMessage = 1 << 30
+
+// worker is one Python process and its gRPC connection.
+type worker struct {
+	pool  *Pool
+	id    string
+	slot  int // stable index in [0, Size) for metrics; a replacement takes its predecessor's
+	slots int // calls it runs at once
+	log   *slog.Logger
+
+	cmd       *exec.Cmd
+	pid       int
+	dir       string
+	stdin     *os.File
+	readEnds  []*os.File
+	readers   sync.WaitGroup
+	conn      *grpc.ClientConn
+	client    bridgev1.BridgeClient
+	session   *session // set before the worker takes calls; nil when it could not be opened
+	describe  *bridgev1.DescribeResponse
+	spawnedAt time.Time // when the process was started
+	startedAt time.Time // when it was ready
+	stderr    lineTail
+
+	// exited is closed once the process has been reaped; exitState is set before.
+	exited    chan struct{}
+	exitState *os.ProcessState
+	// ctx is cancelled when the process exits, which ends every stream to it at once.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	// Jittered recycle limits, fixed at start (zero: none).
+	ttl         time.Duration
+	maxRequests int
+	maxMemory   int64
+
+	// Guarded by pool.mu.
+	state    workerState
+	dead     bool // its process has exited (set at once, before the monitor sees it)
+	inflight int  // calls running on it
+	stuck    int  // abandoned calls whose Python thread may still run (thread profile)
+	requests int  // calls it has started
+	// replaced is true once a replacement has been started for it (recycle, or after a kill
+	// that the pool replaces itself); then its exit needs no other replacement.
+	replaced bool
+	// exitReason says why the pool ended it on purpose (e.g. "unhealthy"), empty for a crash.
+	exitReason string
+	// recycling is true once a recycle was asked for (reason recycleReason).
+	recycling     bool
+	recycleReason string
+
+	// recycleCh asks the worker's monitor to recycle it (buffered, one pending request).
+	recycleCh chan string
+	// drained is closed (under pool.mu, once: drainedSent) when the worker, draining, has no
+	// call left; its monitor then stops it.
+	drained     chan struct{}
+	drainedSent bool
+
+	closeOnce sync.Once
+}
+
+// free returns how many more calls w can take now (under pool.mu).
+func (w *worker) free() int {
+	if w.state != stateReady || w.dead {
+		return 0
+	}
+	return w.slots - w.inflight - w.stuck
+}
+
+// startWorker starts one Python worker and returns it once it has answered Describe, or an error
+// (an *AdapterError when the adapter cannot be loaded). ctx bounds the whole start.
+func (p *Pool) startWorker(ctx context.Context, slot int) (*worker, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.opts.StartTimeout)
+	defer cancel()
+
+	id := fmt.Sprintf("%s-%d", p.opts.Name, p.workerSeq.Add(1))
+	w := &worker{
+		pool:      p,
+		id:        id,
+		slot:      slot,
+		slots:     p.opts.ThreadsPerWorker,
+		exited:    make(chan struct{}),
+		recycleCh: make(chan string, 1),
+		drained:   make(chan struct{}),
+	}
+	w.ctx, w.cancel = context.WithCancel(context.Background())
+	w.log = p.log.With(slog.String("worker", id))
+
+	if err := w.spawn(); err != nil {
+		w.cancel()
+		w.cleanup()
+		return nil, fmt.Errorf("pools: pool %q: start worker %s: %w", p.opts.Name, id, err)
+	}
+	if err := w.connect(ctx); err != nil {
+		w.terminate(0)
+		w.cleanup()
+		var ae *AdapterError
+		if errors.As(err, &ae) {
+			ae.Pool, ae.Adapter = p.opts.Name, p.opts.Adapter
+			return nil, ae
+		}
+		return nil, fmt.Errorf("pools: pool %q: start worker %s (pid %d): %w", p.opts.Name, id, w.pid, err)
+	}
+	w.startedAt = time.Now()
+	w.setLimits(p.opts)
+	w.log.Debug("python worker ready", slog.Int("pid", w.pid),
+		slog.Duration("ttl", w.ttl), slog.Int("max_requests", w.maxRequests), slog.Int64("max_memory", w.maxMemory))
+	return w, nil
+}
+
+// setLimits draws the worker's jittered recycle limits.
+func (w *worker) setLimits(o Options) {
+	lower := func() float64 { return 1 - o.RecycleJitter*rand.Float64() }
+	if o.MaxWorkerTTL > 0 {
+		w.ttl = time.Duration(float64(o.MaxWorkerTTL) * lower())
+	}
+	if o.MaxRequestsPerWorker > 0 {
+		w.maxRequests = max(1, int(float64(o.MaxRequestsPerWorker)*lower()))
+	}
+	if o.MaxWorkerMemory > 0 {
+		w.maxMemory = int64(float64(o.MaxWorkerMemory) * lower())
+	}
+}
+
+// socketDir creates a private (0700) directory for the worker's socket with a short path.
+func socketDir() (string, error) {
+	for _, base := range []string{os.TempDir(), "/tmp"} {
+		if len(base)+len("/snakepool-1234567890/w.sock") >= maxSocketPath {
+			continue
+		}
+		dir, err := os.MkdirTemp(base, "snakepool-")
+		if err != nil {
+			return "", fmt.Errorf("create socket directory: %w", err)
+		}
+		return dir, nil
+	}
+	return "", fmt.Errorf("create socket directory: TMPDIR %q is too long for a unix socket path", os.TempDir())
+}
+
+// spawn creates the pipes and starts the Python process.
+func (w *worker) spawn() (err error) {
+	o := w.pool.opts
+	w.dir, err = socketDir()
+	if err != nil {
+		return err
+	}
+	socket := filepath.Join(w.dir, "w.sock")
+
+	var childEnds []*os.File
+	defer func() {
+		for _, f := range childEnds {
+			f.Close()
+		}
+	}()
+	pipe := func() (r, wr *os.File, err error) {
+		r, wr, err = os.Pipe()
+		if err != nil {
+			return nil, nil, fmt.Errorf("create pipe: %w", err)
+		}
+		return r, wr, nil
+	}
+	inR, inW, err := pipe()
+	if err != nil {
+		return err
+	}
+	w.stdin = inW
+	childEnds = append(childEnds, inR)
+	outR, outW, err := pipe()
+	if err != nil {
+		return err
+	}
+	errR, errW, err := pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		return err
+	}
+	hsR, hsW, err := pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		errR.Close()
+		errW.Close()
+		return err
+	}
+	logR, logW, err := pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		errR.Close()
+		errW.Close()
+		hsR.Close()
+		hsW.Close()
+		return err
+	}
+	w.readEnds = []*os.File{outR, errR, hsR, logR}
+	childEnds = append(childEnds, outW, errW, hsW, logW)
+
+	args := []string{
+		"-m", "snakepool.server",
+		"--adapter", o.Adapter,
+		"--socket", socket,
+		"--handshake-fd", "3",
+		"--log-fd", "4",
+		"--mode", string(o.Profile),
+		"--max-workers", strconv.Itoa(o.ThreadsPerWorker),
+		"--worker-id", w.id,
+	}
+	if o.LogLevel != "" {
+		args = append(args, "--log-level", o.LogLevel)
+	}
+	if o.ThreadSafetyCheck {
+		args = append(args, "--thread-safety-check")
+	}
+	cmd := exec.Command(o.Python, args...)
+	cmd.Env = o.environ(os.Environ())
+	cmd.Dir = o.Dir
+	cmd.Stdin = inR
+	cmd.Stdout = outW
+	cmd.Stderr = errW
+	cmd.ExtraFiles = []*os.File{hsW, logW} // fd 3, fd 4
+	cmd.SysProcAttr = sysProcAttr()
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("exec %s: %w", o.Python, err)
+	}
+	w.cmd = cmd
+	w.spawnedAt = time.Now()
+	w.pid = cmd.Process.Pid
+	w.log = w.log.With(slog.Int("pid", w.pid))
+
+	w.readers.Add(3)
+	go func() { defer w.readers.Done(); relayOutput(outR, w.log, "stdout", slog.LevelInfo, nil) }()
+	go func() { defer w.readers.Done(); relayOutput(errR, w.log, "stderr", slog.LevelWarn, &w.stderr) }()
+	go func() { defer w.readers.Done(); relayLogRecords(logR, w.log) }()
+	go func() {
+		_ = cmd.Wait() // the exit status is in ProcessState
+		w.exitState = cmd.ProcessState
+		// Route nothing more to it, before its monitor takes it out of the pool.
+		w.pool.mu.Lock()
+		w.dead = true
+		w.pool.notifyLocked()
+		w.pool.mu.Unlock()
+		w.cancel()
+		close(w.exited)
+	}()
+	return nil
+}
+
+// connect waits for the handshake, dials the socket and calls Describe.
+func (w *worker) connect(ctx context.Context) error {
+	hsR := w.readEnds[2]
+	type result struct {
+		hs  handshake
+		err error
+	}
+	done := make(chan result, 1)
+	w.readers.Add(1)
+	go func() {
+		defer w.readers.Done()
+		hs, err := readHandshake(hsR)
+		done <- result{hs, err}
+	}()
+	var hs handshake
+	select {
+	case r := <-done:
+		if r.err != nil {
+			var ae *AdapterError
+			if errors.As(r.err, &ae) {
+				return r.err
+			}
+			return w.withExit(ctx, fmt.Errorf("handshake: %w", r.err))
+		}
+		hs = r.hs
+	case <-ctx.Done():
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return w.withExit(ctx, fmt.Errorf("no handshake within the start timeout (%s)", w.pool.opts.StartTimeout))
+		}
+		return fmt.Errorf("waiting for the handshake: %w", ctx.Err())
+	}
+	if hs.PID != 0 && hs.PID != w.pid {
+		w.log.Warn("handshake pid differs from the started process", slog.Int("handshake_pid", hs.PID))
+	}
+	conn, err := grpc.NewClient(hs.Address,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxRecvMessage)),
+	)
+	if err != nil {
+		return fmt.Errorf("create gRPC client for %s: %w", hs.Address, err)
+	}
+	w.conn = conn
+	w.client = bridgev1.NewBridgeClient(conn)
+	desc, err := w.client.Describe(ctx, &bridgev1.DescribeRequest{}, grpc.WaitForReady(true))
+	if err != nil {
+		return w.withExit(ctx, fmt.Errorf("describe: %w", err))
+	}
+	if desc.GetProtocolVersion() != 0 && desc.GetProtocolVersion() != protocolVersion {
+		return fmt.Errorf("server speaks bridge protocol %d, this supervisor %d", desc.GetProtocolVersion(), protocolVersion)
+	}
+	w.describe = desc
+	if err := w.openSession(); err != nil {
+		w.log.Warn("no session stream; calls use one Execute RPC each", slog.Any("error", err))
+	}
+	return nil
+}
+
+// withExit adds the process's exit status and stderr tail to a start error when the process has
+// exited (or exits within a moment).
+func (w *worker) withExit(ctx context.Context, err error) error {
+	t := time.NewTimer(time.Second)
+	defer t.Stop()
+	select {
+	case <-w.exited:
+		// Give the stderr reader a moment to take the last lines.
+		w.waitReaders(500 * time.Millisecond)
+		err = fmt.Errorf("%w; python exited with %s", err, describeExit(w.exitState))
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	if tail := w.stderr.String(); tail != "" {
+		err = fmt.Errorf("%w; stderr:\n%s", err, tail)
+	}
+	return err
+}
+
+// describeExit says how a process ended.
+func describeExit(ps *os.ProcessState) string {
+	code, sig := exitDetails(ps)
+	if sig != "" {
+		return "signal " + sig
+	}
+	return "exit code " + strconv.Itoa(code)
+}
+
+// exitDetails returns the exit code (-1 when signalled) and the signal name.
+func exitDetails(ps *os.ProcessState) (int, string) {
+	if ps == nil {
+		return -1, ""
+	}
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return -1, ws.Signal().String()
+	}
+	return ps.ExitCode(), ""
+}
+
+// crashError describes the worker's exit for the calls that were running on it.
+func (w *worker) crashError(reason string) *WorkerCrashedError {
+	code, sig := exitDetails(w.exitState)
+	return &WorkerCrashedError{
+		Pool:       w.pool.opts.Name,
+		WorkerID:   w.id,
+		PID:        w.pid,
+		ExitCode:   code,
+		Signal:     sig,
+		Reason:     reason,
+		StderrTail: w.stderr.String(),
+	}
+}
+
+// kill sends SIGKILL to the worker's process group.
+func (w *worker) kill() {
+	if err := killGroup(w.pid, syscall.SIGKILL); err != nil {
+		w.log.Warn("kill python worker", slog.Any("error", err))
+	}
+}
+
+// terminate ends the process: SIGTERM to its group (the server stops gracefully: it cancels its
+// calls and runs the adapter's teardown), then SIGKILL after grace. It returns once the process
+// has been reaped. (Stdin stays open until cleanup: its EOF means "the parent died" to Python.)
+func (w *worker) terminate(grace time.Duration) {
+	if w.cmd == nil {
+		return
+	}
+	if grace > 0 {
+		if err := killGroup(w.pid, syscall.SIGTERM); err != nil {
+			w.log.Warn("terminate python worker", slog.Any("error", err))
+		}
+		t := time.NewTimer(grace)
+		select {
+		case <-w.exited:
+		case <-t.C:
+			w.log.Warn("python worker ignored SIGTERM; killing it", slog.Duration("stop_timeout", grace))
+		}
+		t.Stop()
+	}
+	w.kill()
+	<-w.exited
+}
+
+// cleanup releases what the worker holds once its process is gone (or was never started): any
+// process left in its group, the connection, the pipes, the socket directory. Idempotent.
+func (w *worker) cleanup() {
+	w.closeOnce.Do(func() {
+		if w.cmd != nil {
+			<-w.exited
+			w.kill() // whatever the tool started in the group
+		}
+		if w.session != nil {
+			w.session.close()
+		}
+		if w.conn != nil {
+			w.conn.Close()
+		}
+		if w.stdin != nil {
+			w.stdin.Close()
+		}
+		w.waitReaders(2 * time.Second)
+		for _, f := range w.readEnds {
+			f.Close() // unblocks readers held up by a process that escaped the group
+		}
+		w.readers.Wait()
+		if w.dir != "" {
+			if err := os.RemoveAll(w.dir); err != nil {
+				w.log.Warn("remove socket directory", slog.Any("error", err))
+			}
+		}
+		w.cancel()
+	})
+}
+
+// waitReaders waits up to d for the pipe readers to reach EOF.
+func (w *worker) waitReaders(d time.Duration) {
+	done := make(chan struct{})
+	go func() { w.readers.Wait(); close(done) }()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
+}

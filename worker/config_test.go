@@ -1,0 +1,145 @@
+package worker_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/snakepool/snakepool/internal/testenv"
+	"github.com/snakepool/snakepool/pools"
+	"github.com/snakepool/snakepool/worker"
+)
+
+func TestParseConfigDefaults(t *testing.T) {
+	cfg, err := worker.ParseConfig([]byte(`
+pools:
+  - name: math
+    size: 2
+    adapter: pkg.mod:Adapter
+`), "/etc/snakepool")
+	require.NoError(t, err)
+	assert.Equal(t, worker.TemporalConfig{
+		Address:           "localhost:7233",
+		Namespace:         "default",
+		TaskQueue:         "snakepool",
+		WorkerStopTimeout: 10 * time.Second,
+	}, cfg.Temporal)
+	require.Len(t, cfg.Pools, 1)
+	p := cfg.Pools[0]
+	assert.Equal(t, "snakepool.math", p.TaskQueue)
+	assert.Equal(t, "python3", p.Python, "a bare name stays a PATH lookup")
+	assert.Equal(t, "/etc/snakepool", p.Dir, "Python runs in the config file's directory by default")
+	opts := p.Options()
+	assert.Equal(t, pools.Options{Name: "math", Profile: pools.ProfileProcess, Size: 2, Adapter: "pkg.mod:Adapter", Python: "python3", Dir: "/etc/snakepool"}, opts)
+}
+
+func TestParseConfigFull(t *testing.T) {
+	cfg, err := worker.ParseConfig([]byte(`
+temporal:
+  address: temporal:7233
+  namespace: ml
+  task_queue: pipelines
+  worker_stop_timeout: 1m
+pools:
+  - name: cpu
+    profile: thread
+    size: 2
+    threads_per_worker: 8
+    adapter: pkg.mod:Adapter
+    python: ../venv/bin/python
+    dir: work
+    env: {A: "1"}
+    task_queue: gpu-box.cpu
+    log_level: DEBUG
+    start_timeout: 2m
+    stop_timeout: 3s
+    drain_timeout: 4s
+    cancel_grace: 5s
+    max_worker_ttl: 1h
+    max_requests_per_worker: 100
+    max_worker_memory_mb: 512
+  - name: abs
+    size: 1
+    adapter: a:B
+    python: /usr/bin/python3
+    dir: /srv
+`), "/etc/snakepool")
+	require.NoError(t, err)
+	assert.Equal(t, worker.TemporalConfig{Address: "temporal:7233", Namespace: "ml", TaskQueue: "pipelines", WorkerStopTimeout: time.Minute}, cfg.Temporal)
+	require.Len(t, cfg.Pools, 2)
+	assert.Equal(t, pools.Options{
+		Name: "cpu", Profile: pools.ProfileThread, Size: 2, ThreadsPerWorker: 8, Adapter: "pkg.mod:Adapter",
+		Python: "/etc/venv/bin/python", Dir: "/etc/snakepool/work", Env: map[string]string{"A": "1"}, LogLevel: "DEBUG",
+		StartTimeout: 2 * time.Minute, StopTimeout: 3 * time.Second, DrainTimeout: 4 * time.Second,
+		CancelGrace: 5 * time.Second, MaxWorkerTTL: time.Hour, MaxRequestsPerWorker: 100, MaxWorkerMemory: 512 << 20,
+	}, cfg.Pools[0].Options())
+	assert.Equal(t, "gpu-box.cpu", cfg.Pools[0].TaskQueue)
+	assert.Equal(t, "/usr/bin/python3", cfg.Pools[1].Python)
+	assert.Equal(t, "/srv", cfg.Pools[1].Dir)
+}
+
+func TestParseConfigErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		yaml    string
+		wantErr string
+	}{
+		{"empty", ``, "the file is empty"},
+		{"no pools", "temporal: {address: x:1}\n", "pools: at least one pool is required"},
+		{"unknown top-level field", "pool: []\n", "line 1: field pool not found"},
+		{"unknown pool field names field and line", "pools:\n  - name: a\n    size: 1\n    adapter: a:B\n    sizes: 2\n", "line 5: field sizes not found"},
+		{"wrong type", "pools:\n  - name: a\n    size: two\n", "line 3: cannot unmarshal !!str `two` into int"},
+		{"bad duration", "temporal: {worker_stop_timeout: soon}\npools: []\n", "line 1: cannot unmarshal !!str `soon` into time.Duration"},
+		{"missing name", "pools:\n  - size: 1\n    adapter: a:B\n", "line 2: pools[0]: name is required"},
+		{"bad name", "pools:\n  - name: a b\n    size: 1\n    adapter: a:B\n", `line 2: pools[0] ("a b"): name must match`},
+		{
+			"duplicate name",
+			"pools:\n  - name: a\n    size: 1\n    adapter: a:B\n  - name: a\n    size: 1\n    adapter: a:B\n",
+			`line 5: pools[1] ("a"): name is also the name of pools[0]`,
+		},
+		{
+			"task queue clash",
+			"pools:\n  - name: a\n    size: 1\n    adapter: a:B\n    task_queue: snakepool\n",
+			`pools[0] ("a"): task_queue "snakepool" is also the task queue of temporal.task_queue`,
+		},
+		{"size", "pools:\n  - name: a\n    adapter: a:B\n", `line 2: pools[0] ("a"): size must be >= 1, got 0`},
+		{"adapter", "pools:\n  - name: a\n    size: 1\n    adapter: nocolon\n", `pools[0] ("a"): adapter must be "module:Class", got "nocolon"`},
+		{"profile", "pools:\n  - name: a\n    size: 1\n    adapter: a:B\n    profile: fork\n", `pools[0] ("a"): profile must be "process" or "thread", got "fork"`},
+		{"two documents", "pools: []\n---\npools: []\n", "more than one YAML document"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := worker.ParseConfig([]byte(tt.yaml), "")
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.wantErr)
+		})
+	}
+}
+
+func TestLoadConfigNamesTheFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "bad.yaml")
+	require.NoError(t, os.WriteFile(path, []byte("pools:\n  - name: a\n    colour: blue\n"), 0o600))
+	_, err := worker.LoadConfig(path)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "config "+path+": ")
+	assert.Contains(t, err.Error(), "line 3: field colour not found")
+
+	_, err = worker.LoadConfig(filepath.Join(dir, "missing.yaml"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "missing.yaml")
+}
+
+// The example config must stay valid, and its python must be the repository's .venv.
+func TestExampleConfig(t *testing.T) {
+	root := testenv.RepoRoot(t)
+	cfg, err := worker.LoadConfig(filepath.Join(root, "examples", "snakepool.yaml"))
+	require.NoError(t, err)
+	require.NotEmpty(t, cfg.Pools)
+	assert.Equal(t, "math", cfg.Pools[0].Name)
+	assert.Equal(t, filepath.Join(root, ".venv", "bin", "python"), cfg.Pools[0].Python)
+}

@@ -1,0 +1,67 @@
+package worker_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
+
+	"github.com/snakepool/snakepool/internal/testenv"
+)
+
+// docker-compose.yml and the Dockerfile cannot be run here (no Docker engine); this keeps them
+// consistent with the repository: the worker runs the example config, whose ../.venv/bin/python
+// is the image's /app/.venv, and Temporal is reached by its service name.
+func TestDockerComposeMatchesTheImage(t *testing.T) {
+	root := testenv.RepoRoot(t)
+	data, err := os.ReadFile(filepath.Join(root, "docker-compose.yml"))
+	require.NoError(t, err)
+	var compose struct {
+		Services map[string]struct {
+			Image      string   `yaml:"image"`
+			Command    []string `yaml:"command"`
+			Entrypoint []string `yaml:"entrypoint"`
+			Ports      []string `yaml:"ports"`
+			Build      *struct {
+				Context    string `yaml:"context"`
+				Dockerfile string `yaml:"dockerfile"`
+			} `yaml:"build"`
+		} `yaml:"services"`
+	}
+	require.NoError(t, yaml.Unmarshal(data, &compose))
+
+	temporal, ok := compose.Services["temporal"]
+	require.True(t, ok, "a temporal service")
+	assert.Contains(t, temporal.Command, "start-dev")
+	assert.ElementsMatch(t, []string{"7233:7233", "8233:8233"}, temporal.Ports, "frontend and Web UI")
+
+	w, ok := compose.Services["worker"]
+	require.True(t, ok, "a worker service")
+	require.NotNil(t, w.Build)
+	dockerfile, err := os.ReadFile(filepath.Join(root, w.Build.Context, w.Build.Dockerfile))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"--config", "/app/examples/snakepool.yaml", "--temporal-address", "temporal:7233"}, w.Command)
+	for _, want := range []string{
+		"COPY examples/ /app/examples/",
+		"python -m venv /app/.venv",
+		"./cmd/worker",
+		`ENTRYPOINT ["snakepool-worker"]`,
+	} {
+		assert.Contains(t, string(dockerfile), want)
+	}
+	config, err := os.ReadFile(filepath.Join(root, "examples", "snakepool.yaml"))
+	require.NoError(t, err)
+	assert.True(t, strings.Contains(string(config), "python: ../.venv/bin/python"),
+		"examples/snakepool.yaml's python resolves to /app/.venv/bin/python in the image")
+
+	starter, ok := compose.Services["starter"]
+	require.True(t, ok, "a starter service")
+	assert.Equal(t, w.Image, starter.Image)
+	pipeline := starter.Command[1]
+	_, err = os.Stat(filepath.Join(root, strings.TrimPrefix(pipeline, "/app/")))
+	assert.NoError(t, err, "the starter's pipeline %s exists in examples/", pipeline)
+}
