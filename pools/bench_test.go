@@ -9,17 +9,18 @@ import (
 	"time"
 )
 
-// BenchmarkNoop measures the round trip of a no-op tool through each profile: p50 and p99
-// latency of one call, and calls/s with parallel callers.
+// BenchmarkNoop measures the round trip of a no-op tool through each profile. "serial" runs one
+// caller (the bare round-trip latency); "parallel" runs enough callers to fill the pool (the
+// throughput, and the latency under that load). Each reports p50 and p99 latency and calls/s.
 //
-//	go test -run '^$' -bench Noop -benchtime 5s ./pools
+//	go test -run '^$' -bench Noop -benchtime 5s ./pools   (or bench/pools.sh)
 func BenchmarkNoop(b *testing.B) {
 	profiles := []struct {
-		name        string
-		profile     Profile
-		size        int
-		threads     int
-		parallelism int // callers per GOMAXPROCS
+		name     string
+		profile  Profile
+		size     int
+		threads  int
+		parallel int // callers per GOMAXPROCS in the parallel run
 	}{
 		{"process", ProfileProcess, 2, 1, 1},
 		{"thread", ProfileThread, 2, 4, 2},
@@ -37,37 +38,54 @@ func BenchmarkNoop(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			var mu sync.Mutex
-			var all []time.Duration
-			b.SetParallelism(pr.parallelism)
-			b.ResetTimer()
-			begin := time.Now()
-			b.RunParallel(func(pb *testing.PB) {
+			b.Run("serial", func(b *testing.B) {
 				lat := make([]time.Duration, 0, 1024)
-				for pb.Next() {
+				begin := time.Now()
+				for b.Loop() {
 					t0 := time.Now()
 					if _, err := p.Call(ctx, Call{Tool: "noop"}); err != nil {
-						b.Error(err)
-						return
+						b.Fatal(err)
 					}
 					lat = append(lat, time.Since(t0))
 				}
-				mu.Lock()
-				all = append(all, lat...)
-				mu.Unlock()
+				report(b, lat, time.Since(begin))
 			})
-			elapsed := time.Since(begin)
-			b.StopTimer()
-			if len(all) == 0 {
-				return
-			}
-			slices.Sort(all)
-			pct := func(q float64) float64 {
-				return float64(all[min(len(all)-1, int(q*float64(len(all))))].Microseconds())
-			}
-			b.ReportMetric(pct(0.50), "p50-µs")
-			b.ReportMetric(pct(0.99), "p99-µs")
-			b.ReportMetric(float64(len(all))/elapsed.Seconds(), "calls/s")
+			b.Run("parallel", func(b *testing.B) {
+				var mu sync.Mutex
+				var all []time.Duration
+				b.SetParallelism(pr.parallel)
+				begin := time.Now()
+				b.RunParallel(func(pb *testing.PB) {
+					lat := make([]time.Duration, 0, 1024)
+					for pb.Next() {
+						t0 := time.Now()
+						if _, err := p.Call(ctx, Call{Tool: "noop"}); err != nil {
+							b.Error(err)
+							return
+						}
+						lat = append(lat, time.Since(t0))
+					}
+					mu.Lock()
+					all = append(all, lat...)
+					mu.Unlock()
+				})
+				report(b, all, time.Since(begin))
+			})
 		})
 	}
+}
+
+// report adds p50, p99 (in microseconds) and calls/s to a benchmark's results.
+func report(b *testing.B, lat []time.Duration, elapsed time.Duration) {
+	b.StopTimer()
+	if len(lat) == 0 {
+		return
+	}
+	slices.Sort(lat)
+	pct := func(q float64) float64 {
+		return float64(lat[min(len(lat)-1, int(q*float64(len(lat))))].Nanoseconds()) / 1e3
+	}
+	b.ReportMetric(pct(0.50), "p50-µs")
+	b.ReportMetric(pct(0.99), "p99-µs")
+	b.ReportMetric(float64(len(lat))/elapsed.Seconds(), "calls/s")
 }

@@ -134,9 +134,7 @@ func (p *Pool) executeSession(ctx context.Context, w *worker, s *session, req *b
 		case <-ctxDone:
 			ctxDone = nil
 			cancelled = true
-			if err := s.cancelCall(callID, context.Cause(ctx).Error()); err != nil {
-				w.log.Warn("cancel call in python", slog.String("call_id", callID), slog.Any("error", err))
-			}
+			s.cancelCall(callID, context.Cause(ctx).Error(), w.log)
 			timer := time.NewTimer(p.opts.CancelGrace)
 			defer timer.Stop()
 			graceC = timer.C

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -247,5 +246,3 @@ func fmtPIDs(pids []int) string {
 	}
 	return strings.Join(s, " ")
 }
-
-var _ = fmt.Sprint

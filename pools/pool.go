@@ -292,7 +292,9 @@ func (p *Pool) notifyLocked() {
 // waits for the in-flight calls to finish for up to DrainTimeout (or until ctx ends), then ends
 // every Python process (SIGTERM, SIGKILL after StopTimeout, to the whole process group) and
 // removes the sockets. Calls still running then fail with an error wrapping ErrPoolClosed, and
-// Stop reports how many there were. Calling Stop again waits for the first and returns its result.
+// Stop reports how many there were. ctx bounds the drain only: the processes are always ended,
+// which takes at most StopTimeout more. Calling Stop again waits for the first and returns its
+// result.
 func (p *Pool) Stop(ctx context.Context) error {
 	p.stopOnce.Do(func() { p.stopErr = p.stop(ctx) })
 	return p.stopErr

@@ -3,7 +3,6 @@ package pools
 import (
 	"bufio"
 	"context"
-	"errors"
 	"os"
 	"os/exec"
 	"strconv"
@@ -121,17 +120,32 @@ func TestAdapterLoadFailure(t *testing.T) {
 	}
 }
 
-// TestStartErrors: a missing interpreter or a bad option fail Start with an error naming them.
+// TestStartErrors: a missing interpreter, one that exits without a handshake, or a bad option
+// fail Start with an error that says what went wrong.
 func TestStartErrors(t *testing.T) {
-	opts := testOptions(t, showcase, 1)
-	opts.Python = "/nonexistent/python3"
-	_, err := Start(context.Background(), opts)
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "/nonexistent/python3")
-
-	opts = testOptions(t, showcase, 0)
-	_, err = Start(context.Background(), opts)
-	require.EqualError(t, err, `pools: pool "`+opts.Name+`": size must be >= 1, got 0`)
+	tests := []struct {
+		name   string
+		mutate func(*Options)
+		want   []string
+	}{
+		{"missing interpreter", func(o *Options) { o.Python = "/nonexistent/python3" }, []string{"exec /nonexistent/python3"}},
+		{"no handshake", func(o *Options) { o.Python = "/bin/false" },
+			[]string{"closed the handshake pipe without writing the handshake", "python exited with exit code 1"}},
+		{"bad option", func(o *Options) { o.Size = 0 }, []string{"size must be >= 1, got 0"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := testOptions(t, showcase, 1)
+			tt.mutate(&opts)
+			p, err := Start(context.Background(), opts)
+			require.Error(t, err)
+			require.Nil(t, p)
+			for _, want := range tt.want {
+				assert.Contains(t, err.Error(), want)
+			}
+			assert.Contains(t, err.Error(), opts.Name)
+		})
+	}
 }
 
 // TestWorkerCrashDuringCall: a call whose process dies returns *WorkerCrashedError naming the
@@ -313,8 +327,6 @@ func TestSIGKILLOfGoProcessKillsPython(t *testing.T) {
 		_ = os.RemoveAll(dir)
 	}
 }
-
-var _ = errors.New
 
 // TestStartTimeout: a worker that is not ready within StartTimeout fails the start, naming the
 // timeout, and is killed.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -28,7 +29,8 @@ type session struct {
 	broken func(error)
 	done   chan struct{} // closed when the receiver has stopped
 
-	sendMu sync.Mutex // grpc allows one sender at a time
+	sendMu  sync.Mutex     // grpc allows one sender at a time
+	senders sync.WaitGroup // cancelCall goroutines
 
 	mu    sync.Mutex
 	calls map[string]*mailbox
@@ -85,6 +87,14 @@ func (w *worker) openSession() error {
 	s.broken = func(err error) {
 		if w.ctx.Err() != nil || ctx.Err() != nil || errors.Is(err, errSessionUnsupported) {
 			return // the process is gone, or the server is old: nothing to repair
+		}
+		// A process that died closes the stream before it is reaped: give it a moment.
+		t := time.NewTimer(exitWait)
+		defer t.Stop()
+		select {
+		case <-w.exited:
+			return
+		case <-t.C:
 		}
 		// The process lives but its call channel is gone: it cannot take calls any more.
 		w.log.Error("session stream ended; replacing the worker", slog.Any("error", err))
@@ -143,10 +153,18 @@ func (s *session) start(req *bridgev1.ExecuteRequest) (*mailbox, error) {
 	return mb, nil
 }
 
-// cancelCall sends a Cancel message for a call.
-func (s *session) cancelCall(callID, reason string) error {
-	return s.send(&bridgev1.SessionRequest{Request: &bridgev1.SessionRequest_Cancel{
-		Cancel: &bridgev1.CancelRequest{CallId: callID, Reason: reason}}})
+// cancelCall sends a Cancel message for a call, from a goroutine of its own: a worker that does
+// not read its stream (hung) must not hold up the caller, whose cancel grace is running.
+func (s *session) cancelCall(callID, reason string, log *slog.Logger) {
+	s.senders.Add(1)
+	go func() {
+		defer s.senders.Done()
+		err := s.send(&bridgev1.SessionRequest{Request: &bridgev1.SessionRequest_Cancel{
+			Cancel: &bridgev1.CancelRequest{CallId: callID, Reason: reason}}})
+		if err != nil {
+			log.Warn("cancel call in python", slog.String("call_id", callID), slog.Any("error", err))
+		}
+	}()
 }
 
 func (s *session) send(req *bridgev1.SessionRequest) error {
@@ -174,8 +192,9 @@ func (s *session) forget(callID string) {
 	s.mu.Unlock()
 }
 
-// close ends the stream and waits for the receiver.
+// close ends the stream and waits for the receiver and the senders.
 func (s *session) close() {
 	s.cancel()
 	<-s.done
+	s.senders.Wait()
 }

@@ -47,8 +47,8 @@ func (s workerState) String() string {
 	}
 }
 
-// maxSocketPath keeps the socket path well below the 108 bytes of sun_path.
-const maxSocketPath = 100
+// flowWindow is the HTTP/2 flow-control window of a worker connection (stream and connection).
+const flowWindow = 8 << 20
 
 // maxRecvMessage bounds a result the Go side accepts (the Python server has its own limit).
 const maxRecvMessage = 1 << 30
@@ -175,21 +175,6 @@ func (w *worker) setLimits(o Options) {
 	}
 }
 
-// socketDir creates a private (0700) directory for the worker's socket with a short path.
-func socketDir() (string, error) {
-	for _, base := range []string{os.TempDir(), "/tmp"} {
-		if len(base)+len("/snakepool-1234567890/w.sock") >= maxSocketPath {
-			continue
-		}
-		dir, err := os.MkdirTemp(base, "snakepool-")
-		if err != nil {
-			return "", fmt.Errorf("create socket directory: %w", err)
-		}
-		return dir, nil
-	}
-	return "", fmt.Errorf("create socket directory: TMPDIR %q is too long for a unix socket path", os.TempDir())
-}
-
 // spawn creates the pipes and starts the Python process.
 func (w *worker) spawn() (err error) {
 	o := w.pool.opts
@@ -301,6 +286,11 @@ func (w *worker) spawn() (err error) {
 
 // connect waits for the handshake, dials the socket and calls Describe.
 func (w *worker) connect(ctx context.Context) error {
+	// A process that dies cuts the wait short (Describe waits for the socket otherwise).
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(w.ctx, cancel)
+	defer stop()
 	hsR := w.readEnds[2]
 	type result struct {
 		hs  handshake
@@ -313,29 +303,45 @@ func (w *worker) connect(ctx context.Context) error {
 		hs, err := readHandshake(hsR)
 		done <- result{hs, err}
 	}()
-	var hs handshake
+	var r result
 	select {
-	case r := <-done:
-		if r.err != nil {
-			var ae *AdapterError
-			if errors.As(r.err, &ae) {
-				return r.err
-			}
-			return w.withExit(ctx, fmt.Errorf("handshake: %w", r.err))
-		}
-		hs = r.hs
+	case r = <-done:
 	case <-ctx.Done():
+		if w.ctx.Err() != nil {
+			// The process exited: what it wrote (an adapter error) is the better story; its
+			// exit closed the pipe, so the reader is about done.
+			t := time.NewTimer(time.Second)
+			defer t.Stop()
+			select {
+			case r = <-done:
+			case <-t.C:
+				return w.withExit(errors.New("the process exited before the handshake"))
+			}
+			break
+		}
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return w.withExit(ctx, fmt.Errorf("no handshake within the start timeout (%s)", w.pool.opts.StartTimeout))
+			return w.withExit(fmt.Errorf("no handshake within the start timeout (%s)", w.pool.opts.StartTimeout))
 		}
 		return fmt.Errorf("waiting for the handshake: %w", ctx.Err())
 	}
+	if r.err != nil {
+		var ae *AdapterError
+		if errors.As(r.err, &ae) {
+			return r.err
+		}
+		return w.withExit(fmt.Errorf("handshake: %w", r.err))
+	}
+	hs := r.hs
 	if hs.PID != 0 && hs.PID != w.pid {
 		w.log.Warn("handshake pid differs from the started process", slog.Int("handshake_pid", hs.PID))
 	}
 	conn, err := grpc.NewClient(hs.Address,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxRecvMessage)),
+		// Static flow-control windows turn off the BDP estimator, whose PING frames cost the
+		// Python side more than the calls do on a local socket.
+		grpc.WithInitialWindowSize(flowWindow),
+		grpc.WithInitialConnWindowSize(flowWindow),
 	)
 	if err != nil {
 		return fmt.Errorf("create gRPC client for %s: %w", hs.Address, err)
@@ -344,7 +350,7 @@ func (w *worker) connect(ctx context.Context) error {
 	w.client = bridgev1.NewBridgeClient(conn)
 	desc, err := w.client.Describe(ctx, &bridgev1.DescribeRequest{}, grpc.WaitForReady(true))
 	if err != nil {
-		return w.withExit(ctx, fmt.Errorf("describe: %w", err))
+		return w.withExit(fmt.Errorf("describe: %w", err))
 	}
 	if desc.GetProtocolVersion() != 0 && desc.GetProtocolVersion() != protocolVersion {
 		return fmt.Errorf("server speaks bridge protocol %d, this supervisor %d", desc.GetProtocolVersion(), protocolVersion)
@@ -358,7 +364,7 @@ func (w *worker) connect(ctx context.Context) error {
 
 // withExit adds the process's exit status and stderr tail to a start error when the process has
 // exited (or exits within a moment).
-func (w *worker) withExit(ctx context.Context, err error) error {
+func (w *worker) withExit(err error) error {
 	t := time.NewTimer(time.Second)
 	defer t.Stop()
 	select {
@@ -367,7 +373,6 @@ func (w *worker) withExit(ctx context.Context, err error) error {
 		w.waitReaders(500 * time.Millisecond)
 		err = fmt.Errorf("%w; python exited with %s", err, describeExit(w.exitState))
 	case <-t.C:
-	case <-ctx.Done():
 	}
 	if tail := w.stderr.String(); tail != "" {
 		err = fmt.Errorf("%w; stderr:\n%s", err, tail)

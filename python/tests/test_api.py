@@ -7,6 +7,7 @@ import json
 import logging
 import sqlite3
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Any, Literal
 
@@ -180,6 +181,17 @@ def test_tool_context_heartbeat_cancel_and_sleep() -> None:
     with pytest.raises(Cancelled):
         ctx.check_cancelled()
     assert isinstance(ctx.logger, logging.LoggerAdapter) and ctx.logger.extra == {"call_id": "c"}
+
+
+def test_tool_context_cancelled_before_anyone_waits() -> None:
+    ctx = ToolContext(call_id="c", tool="t")
+    ctx.cancel("early")
+    ctx.cancel("late")  # the first reason stays
+    began = time.monotonic()
+    assert ctx.wait_cancelled(30)
+    with pytest.raises(Cancelled, match="early"):
+        ctx.sleep(30)
+    assert time.monotonic() - began < 5
 
 
 class Counter(ThreadSafeAdapter):

@@ -15,6 +15,10 @@ __all__ = ["CallInfo", "ToolContext"]
 
 HeartbeatSink = Callable[[bytes, float], None]
 
+# Guards the lazy creation of a context's cancel Event against a concurrent cancel(). Most calls
+# never wait for cancellation, so they do not pay for an Event (a Condition and two locks).
+_event_lock = threading.Lock()
+
 
 @dataclass(frozen=True)
 class CallInfo:
@@ -39,6 +43,9 @@ class CallInfo:
     namespace: str = ""
 
 
+_NO_INFO = CallInfo()
+
+
 class ToolContext:
     """What a tool that declares a ``ctx`` parameter receives for one call.
 
@@ -55,7 +62,17 @@ class ToolContext:
             negative when not given.
     """
 
-    __slots__ = ("_cancel", "_logger", "_on_heartbeat", "_reason", "call_id", "info", "resume", "tool")
+    __slots__ = (
+        "_cancelled",
+        "_event",
+        "_logger",
+        "_on_heartbeat",
+        "_reason",
+        "call_id",
+        "info",
+        "resume",
+        "tool",
+    )
 
     def __init__(
         self,
@@ -68,10 +85,11 @@ class ToolContext:
     ) -> None:
         self.call_id = call_id
         self.tool = tool
-        self.info = info if info is not None else CallInfo()
+        self.info = info if info is not None else _NO_INFO
         self.resume = resume
         self._on_heartbeat = on_heartbeat
-        self._cancel = threading.Event()
+        self._cancelled = False
+        self._event: threading.Event | None = None
         self._reason = ""
         self._logger: logging.LoggerAdapter[logging.Logger] | None = None
 
@@ -117,7 +135,7 @@ class ToolContext:
     @property
     def cancelled(self) -> bool:
         """True once the call has been cancelled (by the Go side, or because the worker stops)."""
-        return self._cancel.is_set()
+        return self._cancelled
 
     @property
     def cancel_reason(self) -> str:
@@ -126,23 +144,39 @@ class ToolContext:
 
     def check_cancelled(self) -> None:
         """Raise :class:`Cancelled` if the call has been cancelled; call it between steps of long work."""
-        if self._cancel.is_set():
+        if self._cancelled:
             raise Cancelled(self._cancelled_message())
 
     def wait_cancelled(self, timeout: float | None = None) -> bool:
         """Block until the call is cancelled or ``timeout`` seconds pass; return whether it was cancelled."""
-        return self._cancel.wait(timeout)
+        return self._wait(timeout)
 
     def sleep(self, seconds: float) -> None:
         """Sleep for ``seconds``, waking at once and raising :class:`Cancelled` if the call is cancelled."""
-        if self._cancel.wait(seconds if seconds > 0 else 0):
+        if self._wait(seconds if seconds > 0 else 0):
             raise Cancelled(self._cancelled_message())
 
     def cancel(self, reason: str = "") -> None:
         """Mark the call as cancelled. The bridge calls it; tests of tools may call it too."""
-        if not self._cancel.is_set():
+        with _event_lock:
+            if self._cancelled:
+                return
             self._reason = reason or "cancelled"
-            self._cancel.set()
+            self._cancelled = True
+            event = self._event
+        if event is not None:
+            event.set()
+
+    def _wait(self, timeout: float | None) -> bool:
+        event = self._event
+        if event is None:
+            with _event_lock:
+                event = self._event
+                if event is None:
+                    event = self._event = threading.Event()
+                    if self._cancelled:
+                        event.set()
+        return event.wait(timeout)
 
     def _cancelled_message(self) -> str:
         return f"call {self.call_id} of tool '{self.tool}' was cancelled: {self._reason}"

@@ -103,6 +103,8 @@ def check_thread_safe(cls: type[Adapter]) -> None:
 
 #: JSON encoder of results: json.dumps with options builds an encoder per call.
 _encode_json = json.JSONEncoder(allow_nan=False, separators=(",", ":")).encode
+#: The result of a tool that returns None (messages given to the sinks are never modified).
+_NULL_RESULT = pb.Result(result_json=b"null")
 
 
 class _Sink(Protocol):
@@ -185,11 +187,13 @@ class _Session:
 
     def finish(self, call_id: str, result: pb.Result | None, error: pb.Error | None) -> None:
         with self._lock:
-            if not self.ended:
-                self._send(pb.SessionEvent(call_id=call_id, result=result, error=error))
             self.finished += 1
-            if self.closing and self.finished == self.started:
-                self._end()
+            try:
+                if not self.ended:
+                    self._send(pb.SessionEvent(call_id=call_id, result=result, error=error))
+            finally:
+                if self.closing and self.finished == self.started:
+                    self._end()
 
     def close(self) -> None:
         """End the RPC once the calls started on it have finished (at once when none runs)."""
@@ -393,6 +397,8 @@ class Dispatcher:
                 calls = [call for call in self._active.values() if call.sink is session]
             for call in calls:
                 call.ctx.cancel(reason)
+            if calls:
+                _log.info("%s; cancelled its %d running call(s)", reason, len(calls))
             session.close()
 
     # --- tool threads ----------------------------------------------------------------------------
@@ -425,7 +431,7 @@ class Dispatcher:
         finally:
             with self._lock:
                 call.done = True
-                del self._active[call_id]
+                self._active.pop(call_id, None)
                 self._completed += 1
             _logging.set_current_call(None)
         if type(outcome) is pb.Result:
@@ -487,6 +493,8 @@ class Dispatcher:
             if isinstance(exc, Cancelled) and not ctx.cancelled:
                 _log.debug("tool %s raised Cancelled without a cancel request", call.spec.name)
             return _exception_error(exc)
+        if result is None:
+            return _NULL_RESULT
         try:
             payload = _encode_json(result).encode()
         except (TypeError, ValueError, RecursionError) as exc:
@@ -522,7 +530,7 @@ class _Servicer:
     # pool thread from draining a response iterator: events are sent by the threads that make them,
     # which saves a thread hop per event. Servers that ignore the attribute call Session without
     # ``send``, and it falls back to returning an iterator.
-    Session.experimental_non_blocking = not os.environ.get('SP_BENCH_GEN')  # type: ignore[attr-defined]
+    Session.experimental_non_blocking = True  # type: ignore[attr-defined]
 
     def Execute(self, request: pb.ExecuteRequest, context: Any) -> Iterator[pb.ExecuteEvent]:
         return self._d.execute(request, context)

@@ -403,7 +403,7 @@ class ToolSpec:
 
     def parse(self, args_json: bytes) -> dict[str, Any]:
         """Decode the JSON arguments of a call (empty means no arguments)."""
-        if not args_json:
+        if not args_json or args_json == b"{}":
             return {}
         try:
             args = json.loads(args_json)
