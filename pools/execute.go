@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -32,25 +31,13 @@ func newCallID() string {
 	return callIDPrefix + "-" + strconv.FormatUint(callSeq.Add(1), 10)
 }
 
-// cancelRPCTimeout bounds the Cancel RPC sent when a call's context ends.
-const cancelRPCTimeout = 2 * time.Second
-
 // exitWait is how long a call whose stream broke waits for the process to be reaped, to report
 // its exit code.
 const exitWait = 2 * time.Second
 
-// execute runs call on w, which has a slot taken for it: over w's Session stream, or with an
-// Execute RPC when the server has no Session.
+// execute runs call on w, which has a slot taken for it, over w's Session stream.
 func (p *Pool) execute(ctx context.Context, w *worker, call Call) (json.RawMessage, error) {
-	begin := time.Now()
-	req := newRequest(newCallID(), call)
-	if s := w.session; s != nil {
-		res, err := p.executeSession(ctx, w, s, req, call, begin)
-		if !errors.Is(err, errSessionUnsupported) {
-			return res, err
-		}
-	}
-	return p.executeRPC(ctx, w, req, call, begin)
+	return p.executeSession(ctx, w, w.session, newRequest(newCallID(), call), call, time.Now())
 }
 
 func newRequest(callID string, call Call) *bridgev1.ExecuteRequest {
@@ -85,9 +72,6 @@ func (p *Pool) executeSession(ctx context.Context, w *worker, s *session, req *b
 	callID := req.GetCallId()
 	mb, err := s.start(req)
 	if err != nil {
-		if errors.Is(err, errSessionUnsupported) {
-			return nil, err
-		}
 		return nil, p.streamError(w, callID, call.Tool, err)
 	}
 	defer s.forget(callID)
@@ -118,14 +102,10 @@ func (p *Pool) executeSession(ctx context.Context, w *worker, s *session, req *b
 					}
 				}
 				if err != nil {
-					switch {
-					case errors.Is(err, errSessionUnsupported):
-						return nil, err
-					case cancelled:
+					if cancelled {
 						return nil, p.cancelledError(ctx, callID, call.Tool, "the session ended: "+err.Error())
-					default:
-						return nil, p.streamError(w, callID, call.Tool, err)
 					}
+					return nil, p.streamError(w, callID, call.Tool, err)
 				}
 				if len(buf) == 0 {
 					break
@@ -171,83 +151,6 @@ func (p *Pool) outcome(ctx context.Context, w *worker, callID, tool string, begi
 			p.opts.Name, callID, tool, ErrPoolClosed, te)
 	}
 	return nil, te
-}
-
-// executeRPC runs a call with an Execute RPC of its own (servers without Session).
-func (p *Pool) executeRPC(ctx context.Context, w *worker, req *bridgev1.ExecuteRequest, call Call, begin time.Time) (json.RawMessage, error) {
-	callID := req.GetCallId()
-	// The stream lives as long as the worker's process, not as long as ctx: when ctx ends the
-	// call is cancelled with the Cancel RPC, and the stream still says how the tool finished.
-	streamCtx, streamCancel := context.WithCancel(w.ctx)
-	defer streamCancel()
-	stream, err := w.client.Execute(streamCtx, req)
-	if err != nil {
-		return nil, p.streamError(w, callID, call.Tool, err)
-	}
-	// Cancellation: when ctx ends, a goroutine (started by context.AfterFunc only then) asks
-	// Python to cancel the call and, if the stream has not ended within CancelGrace, abandons it
-	// (which ends Recv below). The stream is read here, so heartbeats reach OnHeartbeat from this
-	// goroutine, in order.
-	var cancelled, abandoned atomic.Bool
-	finished := make(chan struct{})
-	watcherDone := make(chan struct{})
-	stopWatch := context.AfterFunc(ctx, func() {
-		defer close(watcherDone)
-		cancelled.Store(true)
-		p.requestCancel(w, callID, ctx)
-		t := time.NewTimer(p.opts.CancelGrace)
-		defer t.Stop()
-		select {
-		case <-finished:
-		case <-t.C:
-			abandoned.Store(true)
-			streamCancel()
-		}
-	})
-	defer func() {
-		close(finished)
-		if !stopWatch() {
-			<-watcherDone
-		}
-	}()
-
-	for {
-		ev, err := stream.Recv()
-		if abandoned.Load() {
-			what := p.abandon(w, callID, call.Tool)
-			return nil, p.cancelledError(ctx, callID, call.Tool,
-				fmt.Sprintf("the tool did not stop within %s; %s", p.opts.CancelGrace, what))
-		}
-		if err != nil {
-			if cancelled.Load() {
-				return nil, p.cancelledError(ctx, callID, call.Tool, "the call's stream ended: "+err.Error())
-			}
-			return nil, p.streamError(w, callID, call.Tool, err)
-		}
-		switch ev := ev.GetEvent().(type) {
-		case *bridgev1.ExecuteEvent_Heartbeat:
-			if call.OnHeartbeat != nil && !cancelled.Load() {
-				call.OnHeartbeat(heartbeat(ev.Heartbeat))
-			}
-		case *bridgev1.ExecuteEvent_Result:
-			return p.outcome(ctx, w, callID, call.Tool, begin, cancelled.Load(), ev.Result, nil)
-		case *bridgev1.ExecuteEvent_Error:
-			return p.outcome(ctx, w, callID, call.Tool, begin, cancelled.Load(), nil, ev.Error)
-		default:
-			return nil, fmt.Errorf("pools: pool %q: call %s (%s) on worker %s: unexpected event %T",
-				p.opts.Name, callID, call.Tool, w.id, ev)
-		}
-	}
-}
-
-// requestCancel asks Python to cancel a call (ctx.cancelled becomes true for the tool).
-func (p *Pool) requestCancel(w *worker, callID string, ctx context.Context) {
-	cctx, cancel := context.WithTimeout(w.ctx, min(cancelRPCTimeout, p.opts.CancelGrace))
-	defer cancel()
-	reason := context.Cause(ctx).Error()
-	if _, err := w.client.Cancel(cctx, &bridgev1.CancelRequest{CallId: callID, Reason: reason}); err != nil {
-		w.log.Warn("cancel call in python", slog.String("call_id", callID), slog.Any("error", err))
-	}
 }
 
 // abandon gives up on a cancelled call whose tool did not stop in time. In the process profile

@@ -2,22 +2,15 @@ package pools
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	bridgev1 "github.com/snakepool/snakepool/proto/snakepool/bridge/v1"
 )
-
-// errSessionUnsupported means the worker's server has no Session RPC (an older server); the call
-// did not start and goes through Execute instead.
-var errSessionUnsupported = errors.New("the python server has no Session RPC")
 
 // session is a worker's long-lived Session stream: every call is one Start message out, and its
 // events come back tagged with the call id. It costs far less per call than an Execute RPC.
@@ -85,8 +78,8 @@ func (w *worker) openSession() error {
 	}
 	s := &session{stream: stream, cancel: cancel, done: make(chan struct{}), calls: map[string]*mailbox{}}
 	s.broken = func(err error) {
-		if w.ctx.Err() != nil || ctx.Err() != nil || errors.Is(err, errSessionUnsupported) {
-			return // the process is gone, or the server is old: nothing to repair
+		if w.ctx.Err() != nil || ctx.Err() != nil {
+			return // the process is gone: nothing to repair
 		}
 		// A process that died closes the stream before it is reaped: give it a moment.
 		t := time.NewTimer(exitWait)
@@ -112,9 +105,6 @@ func (s *session) receive() {
 	for {
 		ev, err := s.stream.Recv()
 		if err != nil {
-			if status.Code(err) == codes.Unimplemented {
-				err = errSessionUnsupported
-			}
 			s.mu.Lock()
 			s.err = err
 			calls := s.calls

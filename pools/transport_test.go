@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,53 +21,29 @@ import (
 // beat sends two heartbeats, fail raises, block waits for a cancel.
 type goBridge struct {
 	bridgev1.UnimplementedBridgeServer
-	session bool // serve Session (else only Execute, like an older server)
-
-	mu      sync.Mutex
-	cancels map[string]chan struct{} // of the Execute calls
 }
 
-func (g *goBridge) event(req *bridgev1.ExecuteRequest, cancelled <-chan struct{}, send func(*bridgev1.ExecuteEvent) error) error {
+// run answers one call, sending its events with send.
+func (goBridge) run(req *bridgev1.ExecuteRequest, cancelled <-chan struct{}, send func(*bridgev1.SessionEvent)) {
+	event := func(ev *bridgev1.SessionEvent) { ev.CallId = req.GetCallId(); send(ev) }
 	switch req.GetTool() {
 	case "beat":
 		for i := range 2 {
-			if err := send(&bridgev1.ExecuteEvent{Event: &bridgev1.ExecuteEvent_Heartbeat{Heartbeat: &bridgev1.Heartbeat{
-				DetailsJson: []byte{'0' + byte(i)}, Progress: -1}}}); err != nil {
-				return err
-			}
+			event(&bridgev1.SessionEvent{Event: &bridgev1.SessionEvent_Heartbeat{Heartbeat: &bridgev1.Heartbeat{
+				DetailsJson: []byte{'0' + byte(i)}, Progress: -1}}})
 		}
 	case "fail":
-		return send(&bridgev1.ExecuteEvent{Event: &bridgev1.ExecuteEvent_Error{Error: &bridgev1.Error{Type: "ValueError", Message: "boom"}}})
+		event(&bridgev1.SessionEvent{Event: &bridgev1.SessionEvent_Error{Error: &bridgev1.Error{Type: "ValueError", Message: "boom"}}})
+		return
 	case "block":
 		<-cancelled
-		return send(&bridgev1.ExecuteEvent{Event: &bridgev1.ExecuteEvent_Error{Error: &bridgev1.Error{Type: "Cancelled", Message: "cancelled"}}})
+		event(&bridgev1.SessionEvent{Event: &bridgev1.SessionEvent_Error{Error: &bridgev1.Error{Type: "Cancelled", Message: "cancelled"}}})
+		return
 	}
-	return send(&bridgev1.ExecuteEvent{Event: &bridgev1.ExecuteEvent_Result{Result: &bridgev1.Result{ResultJson: []byte("null")}}})
+	event(&bridgev1.SessionEvent{Event: &bridgev1.SessionEvent_Result{Result: &bridgev1.Result{ResultJson: []byte("null")}}})
 }
 
-func (g *goBridge) Execute(req *bridgev1.ExecuteRequest, s grpc.ServerStreamingServer[bridgev1.ExecuteEvent]) error {
-	ch := make(chan struct{})
-	g.mu.Lock()
-	g.cancels[req.GetCallId()] = ch
-	g.mu.Unlock()
-	return g.event(req, ch, s.Send)
-}
-
-func (g *goBridge) Cancel(_ context.Context, req *bridgev1.CancelRequest) (*bridgev1.CancelResponse, error) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	ch, ok := g.cancels[req.GetCallId()]
-	if ok {
-		close(ch)
-		delete(g.cancels, req.GetCallId())
-	}
-	return &bridgev1.CancelResponse{Found: ok}, nil
-}
-
-func (g *goBridge) Session(s grpc.BidiStreamingServer[bridgev1.SessionRequest, bridgev1.SessionEvent]) error {
-	if !g.session {
-		return g.UnimplementedBridgeServer.Session(s)
-	}
+func (g goBridge) Session(s grpc.BidiStreamingServer[bridgev1.SessionRequest, bridgev1.SessionEvent]) error {
 	cancels := map[string]chan struct{}{}
 	sends := make(chan *bridgev1.SessionEvent, 16)
 	go func() {
@@ -92,21 +67,7 @@ func (g *goBridge) Session(s grpc.BidiStreamingServer[bridgev1.SessionRequest, b
 		start := req.GetStart()
 		ch := make(chan struct{})
 		cancels[start.GetCallId()] = ch
-		run := func() {
-			_ = g.event(start, ch, func(ev *bridgev1.ExecuteEvent) error {
-				se := &bridgev1.SessionEvent{CallId: start.GetCallId()}
-				switch e := ev.GetEvent().(type) {
-				case *bridgev1.ExecuteEvent_Heartbeat:
-					se.Event = &bridgev1.SessionEvent_Heartbeat{Heartbeat: e.Heartbeat}
-				case *bridgev1.ExecuteEvent_Result:
-					se.Event = &bridgev1.SessionEvent_Result{Result: e.Result}
-				case *bridgev1.ExecuteEvent_Error:
-					se.Event = &bridgev1.SessionEvent_Error{Error: e.Error}
-				}
-				sends <- se
-				return nil
-			})
-		}
+		run := func() { g.run(start, ch, func(ev *bridgev1.SessionEvent) { sends <- ev }) }
 		if start.GetTool() == "block" {
 			go run() // the receive loop must go on to see the cancel
 		} else {
@@ -116,13 +77,13 @@ func (g *goBridge) Session(s grpc.BidiStreamingServer[bridgev1.SessionRequest, b
 }
 
 // goBridgePool returns a pool of one worker connected to an in-process goBridge (no Python).
-func goBridgePool(t testing.TB, session bool) *Pool {
+func goBridgePool(t testing.TB) *Pool {
 	t.Helper()
 	sock := filepath.Join(t.TempDir(), "b.sock")
 	lis, err := net.Listen("unix", sock)
 	require.NoError(t, err)
 	srv := grpc.NewServer()
-	bridgev1.RegisterBridgeServer(srv, &goBridge{session: session, cancels: map[string]chan struct{}{}})
+	bridgev1.RegisterBridgeServer(srv, goBridge{})
 	go func() { _ = srv.Serve(lis) }()
 
 	opts, err := Options{Name: "go", Size: 1, Adapter: "m:C", CancelGrace: 2 * time.Second,
@@ -149,64 +110,48 @@ func goBridgePool(t testing.TB, session bool) *Pool {
 	return p
 }
 
-// TestTransports: calls behave the same over the Session stream and over one Execute RPC each
-// (the fallback for servers without Session): results, heartbeats in order, tool errors,
-// cancellation.
-func TestTransports(t *testing.T) {
-	for _, session := range []bool{true, false} {
-		name := map[bool]string{true: "session", false: "execute"}[session]
-		t.Run(name, func(t *testing.T) {
-			p := goBridgePool(t, session)
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			for range 3 {
-				res, err := p.Call(ctx, Call{Tool: "noop"})
-				require.NoError(t, err)
-				assert.Equal(t, "null", string(res))
-			}
-			if !session {
-				assert.ErrorIs(t, p.workers[0].session.err, errSessionUnsupported)
-			} else {
-				assert.NoError(t, p.workers[0].session.err)
-			}
-			var beats []string
-			_, err := p.Call(ctx, Call{Tool: "beat", OnHeartbeat: func(hb Heartbeat) { beats = append(beats, string(hb.Details)) }})
-			require.NoError(t, err)
-			assert.Equal(t, []string{"0", "1"}, beats)
-
-			_, err = p.Call(ctx, Call{Tool: "fail"})
-			var te *ToolError
-			require.ErrorAs(t, err, &te)
-			assert.Equal(t, "ValueError", te.Type)
-
-			cctx, ccancel := context.WithTimeout(ctx, 100*time.Millisecond)
-			defer ccancel()
-			_, err = p.Call(cctx, Call{Tool: "block", Args: json.RawMessage(`{}`)})
-			require.ErrorIs(t, err, context.DeadlineExceeded)
-			assert.Contains(t, err.Error(), "Cancelled")
-			assert.Equal(t, 1, p.Available())
-		})
+// TestGoSideSession: the Go side of the Session stream, against an in-process server: results,
+// heartbeats in order, tool errors, cancellation.
+func TestGoSideSession(t *testing.T) {
+	p := goBridgePool(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for range 3 {
+		res, err := p.Call(ctx, Call{Tool: "noop"})
+		require.NoError(t, err)
+		assert.Equal(t, "null", string(res))
 	}
+	var beats []string
+	_, err := p.Call(ctx, Call{Tool: "beat", OnHeartbeat: func(hb Heartbeat) { beats = append(beats, string(hb.Details)) }})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"0", "1"}, beats)
+
+	_, err = p.Call(ctx, Call{Tool: "fail"})
+	var te *ToolError
+	require.ErrorAs(t, err, &te)
+	assert.Equal(t, "ValueError", te.Type)
+
+	cctx, ccancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer ccancel()
+	_, err = p.Call(cctx, Call{Tool: "block", Args: json.RawMessage(`{}`)})
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Contains(t, err.Error(), "Cancelled")
+	assert.Equal(t, 1, p.Available())
 }
 
 // BenchmarkGoSide measures the Go supervisor's own cost per call, against an in-process Go
 // bridge server (no Python): the floor under BenchmarkNoop.
 func BenchmarkGoSide(b *testing.B) {
-	for _, session := range []bool{true, false} {
-		name := map[bool]string{true: "session", false: "execute"}[session]
-		b.Run(name, func(b *testing.B) {
-			p := goBridgePool(b, session)
-			ctx := context.Background()
-			lat := make([]time.Duration, 0, 1024)
-			begin := time.Now()
-			for b.Loop() {
-				t0 := time.Now()
-				if _, err := p.Call(ctx, Call{Tool: "noop"}); err != nil {
-					b.Fatal(err)
-				}
-				lat = append(lat, time.Since(t0))
-			}
-			report(b, lat, time.Since(begin))
-		})
+	p := goBridgePool(b)
+	ctx := context.Background()
+	lat := make([]time.Duration, 0, 1024)
+	begin := time.Now()
+	for b.Loop() {
+		t0 := time.Now()
+		if _, err := p.Call(ctx, Call{Tool: "noop"}); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(t0))
 	}
+	report(b, lat, time.Since(begin))
 }

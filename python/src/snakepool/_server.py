@@ -94,8 +94,8 @@ def check_thread_safe(cls: type[Adapter]) -> None:
 # - Session (the call channel): one _Session sink per stream, shared by all the calls started on it;
 #   it sends SessionEvents tagged with the call id straight from the thread that produced them (the
 #   tool thread, or the stream's reader for rejections), through grpc's send callback.
-# - Execute (one RPC per call, to be removed): one _ExecuteEvents sink per call, a queue that the
-#   RPC's response iterator drains.
+# - Execute (one RPC per call: the simple form for grpcurl and tests): one _ExecuteEvents sink per call, a
+#   queue that the RPC's response iterator drains.
 #
 # A sink gets heartbeat() zero or more times and then finish() exactly once per call; heartbeats
 # that arrive after the call finished (from a thread the tool left behind) are dropped, so a call's

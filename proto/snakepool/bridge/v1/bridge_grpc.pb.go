@@ -60,12 +60,13 @@ type BridgeClient interface {
 	// are in order. When the stream ends (the Go side went away), every running call is cancelled.
 	// One long-lived stream costs far less per call than one RPC per call, which is why calls use it.
 	Session(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[SessionRequest, SessionEvent], error)
-	// Execute runs one tool call. The stream carries zero or more heartbeats and ends with exactly one
-	// result or error event. Cancelling the RPC also cancels the call (ctx.cancelled is set), but the
-	// Go side prefers Cancel so that it can still read how the tool finished.
+	// Execute runs one call on an RPC of its own: zero or more heartbeats, then exactly one result or
+	// error event; cancelling the RPC cancels the call. It is the simple form, for tools such as
+	// grpcurl and for tests; the Go pool uses Session, whose per-call cost is far lower.
 	Execute(ctx context.Context, in *ExecuteRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ExecuteEvent], error)
-	// Cancel asks a running call to stop. The tool sees ctx.cancelled; the Execute stream of the call
-	// ends with an error of type "Cancelled" (or with the tool's result, if it ignored the request).
+	// Cancel asks a running call (started on any Session or Execute) to stop. The tool sees
+	// ctx.cancelled, and the call ends with an error of type "Cancelled", even if the tool returns a
+	// result after the request.
 	Cancel(ctx context.Context, in *CancelRequest, opts ...grpc.CallOption) (*CancelResponse, error)
 	// Ping is the health check. It is answered by a thread of its own, also while tools are busy.
 	Ping(ctx context.Context, in *PingRequest, opts ...grpc.CallOption) (*PingResponse, error)
@@ -155,12 +156,13 @@ type BridgeServer interface {
 	// are in order. When the stream ends (the Go side went away), every running call is cancelled.
 	// One long-lived stream costs far less per call than one RPC per call, which is why calls use it.
 	Session(grpc.BidiStreamingServer[SessionRequest, SessionEvent]) error
-	// Execute runs one tool call. The stream carries zero or more heartbeats and ends with exactly one
-	// result or error event. Cancelling the RPC also cancels the call (ctx.cancelled is set), but the
-	// Go side prefers Cancel so that it can still read how the tool finished.
+	// Execute runs one call on an RPC of its own: zero or more heartbeats, then exactly one result or
+	// error event; cancelling the RPC cancels the call. It is the simple form, for tools such as
+	// grpcurl and for tests; the Go pool uses Session, whose per-call cost is far lower.
 	Execute(*ExecuteRequest, grpc.ServerStreamingServer[ExecuteEvent]) error
-	// Cancel asks a running call to stop. The tool sees ctx.cancelled; the Execute stream of the call
-	// ends with an error of type "Cancelled" (or with the tool's result, if it ignored the request).
+	// Cancel asks a running call (started on any Session or Execute) to stop. The tool sees
+	// ctx.cancelled, and the call ends with an error of type "Cancelled", even if the tool returns a
+	// result after the request.
 	Cancel(context.Context, *CancelRequest) (*CancelResponse, error)
 	// Ping is the health check. It is answered by a thread of its own, also while tools are busy.
 	Ping(context.Context, *PingRequest) (*PingResponse, error)

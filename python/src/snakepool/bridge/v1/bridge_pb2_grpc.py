@@ -85,17 +85,18 @@ class BridgeServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Execute(self, request, context):
-        """Execute runs one tool call. The stream carries zero or more heartbeats and ends with exactly one
-        result or error event. Cancelling the RPC also cancels the call (ctx.cancelled is set), but the
-        Go side prefers Cancel so that it can still read how the tool finished.
+        """Execute runs one call on an RPC of its own: zero or more heartbeats, then exactly one result or
+        error event; cancelling the RPC cancels the call. It is the simple form, for tools such as
+        grpcurl and for tests; the Go pool uses Session, whose per-call cost is far lower.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def Cancel(self, request, context):
-        """Cancel asks a running call to stop. The tool sees ctx.cancelled; the Execute stream of the call
-        ends with an error of type "Cancelled" (or with the tool's result, if it ignored the request).
+        """Cancel asks a running call (started on any Session or Execute) to stop. The tool sees
+        ctx.cancelled, and the call ends with an error of type "Cancelled", even if the tool returns a
+        result after the request.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
