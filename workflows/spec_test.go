@@ -1,6 +1,7 @@
 package workflows_test
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -45,8 +46,69 @@ func TestParseSpec(t *testing.T) {
 		{"negative attempts", `{"steps":[{"pool":"m","tool":"t","retry":{"maximum_attempts":-1}}]}`, "steps[0].retry.maximum_attempts: must not be negative"},
 		{"duplicate names", `{"steps":[{"name":"a","pool":"m","tool":"t"},{"name":"a","pool":"m","tool":"t"}]}`, `step 1 ("a"): steps[1].name: duplicate of step 0`},
 		{"bad name", `{"steps":[{"name":"a b","pool":"m","tool":"t"}]}`, `steps[0].name: must match`},
-		{"unknown field", `{"steps":[{"pool":"m","tool":"t","arguments":{}}]}`, `invalid pipeline JSON: json: unknown field "arguments"`},
+		{"unknown field", `{"steps":[{"pool":"m","tool":"t","arguments":{}}]}`, `invalid pipeline: step 0: steps[0].arguments: unknown field (known: name, pool, tool, args`},
 		{"not JSON", `steps:`, "invalid pipeline JSON"},
+		{"not an object", `[1]`, "invalid pipeline: (spec): must be a JSON object"},
+		{"null", `null`, "invalid pipeline: steps: at least one step is required"},
+
+		// Step kinds.
+		{
+			"every kind",
+			`{"steps":[
+				{"name":"a","pool":"io","tool":"echo","args":{"v":[1,2]}},
+				{"name":"m","pool":"math","tool":"square","map":{"over":{"$ref":"steps.a.result.v"},"as":"x","concurrency":2,"chunk_size":100}},
+				{"name":"g","heartbeat_timeout":"5s","parallel":[
+					{"pool":"math","tool":"is_prime","args":{"n":{"$ref":"steps.m.result.0"}}},
+					{"steps":[{"name":"s1","pool":"io","tool":"noop"},{"pool":"io","tool":"echo","args":{"v":{"$ref":"steps.s1.result"}}}]}
+				]},
+				{"pool":"io","tool":"echo","map":{"over":[{"$ref":"steps.s1.result"},2]},"args":{"v":{"$ref":"item"},"w":{"$literal":{"$ref":"nothing"}}}}
+			]}`,
+			"",
+		},
+		{"dotted name", `{"steps":[{"name":"a.b","pool":"m","tool":"t"},{"pool":"m","tool":"t","args":{"v":{"$ref":"steps.a.b.result.x"}}}]}`, ""},
+		{"parallel and steps", `{"steps":[{"parallel":[{"pool":"m","tool":"t"}],"steps":[{"pool":"m","tool":"t"}]}]}`, `steps[0].steps: a step has "parallel" or "steps", not both`},
+		{"group with a tool", `{"steps":[{"tool":"t","parallel":[{"pool":"m","tool":"t"}]}]}`, `steps[0].tool: not allowed in a group (a step with "parallel")`},
+		{"empty group", `{"steps":[{"name":"g","steps":[]}]}`, `step 0 ("g"): steps[0].steps: must hold at least one step`},
+		{
+			"nested error names the step path",
+			`{"steps":[{"pool":"m","tool":"t"},{"parallel":[{"pool":"m","tool":"t"},{"steps":[{"name":"deep","pool":"m"}]}]}]}`,
+			`invalid pipeline: step steps[1].parallel[1].steps[0] ("deep"): steps[1].parallel[1].steps[0].tool: required`,
+		},
+		{"duplicate nested name", `{"steps":[{"name":"a","pool":"m","tool":"t"},{"parallel":[{"name":"a","pool":"m","tool":"t"}]}]}`, `steps[1].parallel[0].name: duplicate of step 0`},
+		{"bad pool name", `{"steps":[{"pool":"my pool","tool":"t"}]}`, `steps[0].pool: must match [A-Za-z0-9_.-]+`},
+		{"tool with a space", `{"steps":[{"pool":"m","tool":"a b"}]}`, `steps[0].tool: must not contain white space`},
+
+		// Maps.
+		{"map without over", `{"steps":[{"pool":"m","tool":"t","map":{"as":"x"}}]}`, `steps[0].map.over: required`},
+		{"map over a string", `{"steps":[{"pool":"m","tool":"t","map":{"over":"abc","as":"x"}}]}`, `steps[0].map.over: must be a list or a reference, not a string ("abc")`},
+		{"map over an object", `{"steps":[{"pool":"m","tool":"t","map":{"over":{"a":1},"as":"x"}}]}`, `steps[0].map.over: must be a list or a reference`},
+		{"map without as", `{"steps":[{"pool":"m","tool":"t","map":{"over":[1]},"args":{"y":2}}]}`, `steps[0].map.as: required unless args refer to the item`},
+		{"as is not a name", `{"steps":[{"pool":"m","tool":"t","map":{"over":[1],"as":"x-y"}}]}`, `steps[0].map.as: must be an argument name`},
+		{"as clashes with args", `{"steps":[{"pool":"m","tool":"t","map":{"over":[1],"as":"x"},"args":{"x":1}}]}`, `steps[0].map.as: args already has "x"`},
+		{"zero concurrency", `{"steps":[{"pool":"m","tool":"t","map":{"over":[1],"as":"x","concurrency":0}}]}`, `steps[0].map.concurrency: must be at least 1, not 0`},
+		{"fractional concurrency", `{"steps":[{"pool":"m","tool":"t","map":{"over":[1],"as":"x","concurrency":1.5}}]}`, `steps[0].map.concurrency: must be an integer, not 1.5`},
+		{"chunk too big", `{"steps":[{"pool":"m","tool":"t","map":{"over":[1],"as":"x","chunk_size":2001}}]}`, `steps[0].map.chunk_size: must be from 1 to 2000, not 2001`},
+		{"unknown map field", `{"steps":[{"pool":"m","tool":"t","map":{"over":[1],"as":"x","paralel":2}}]}`, `steps[0].map.paralel: unknown field (known: over, as, concurrency, chunk_size, offset)`},
+
+		// Types.
+		{"pool not a string", `{"steps":[{"pool":3,"tool":"t"}]}`, `steps[0].pool: must be a string, not a number (3)`},
+		{"steps not a list", `{"steps":{"pool":"m"}}`, `invalid pipeline: steps: must be a list of steps (objects), not an object`},
+		{"step not an object", `{"steps":["square"]}`, `invalid pipeline: step 0: steps[0]: must be a step (an object), not a string ("square")`},
+		{"retry attempts not an integer", `{"steps":[{"pool":"m","tool":"t","retry":{"maximum_attempts":"3"}}]}`, `steps[0].retry.maximum_attempts: must be an integer, not a string ("3")`},
+		{"unknown default", `{"defaults":{"timeout":"1m"},"steps":[{"pool":"m","tool":"t"}]}`, `invalid pipeline: defaults.timeout: unknown field`},
+
+		// References.
+		{"reference to a later step", `{"steps":[{"name":"a","pool":"m","tool":"t","args":{"v":{"$ref":"steps.b.result"}}},{"name":"b","pool":"m","tool":"t"}]}`, `steps[0].args.v: reference "steps.b.result": step steps[1] ("b") has not finished when this step starts`},
+		{"reference to itself", `{"steps":[{"name":"a","pool":"m","tool":"t","args":{"v":{"$ref":"steps.a.result"}}}]}`, `step 0 ("a"): steps[0].args.v: reference "steps.a.result": step steps[0] ("a") has not finished`},
+		{"reference to a parallel sibling", `{"steps":[{"parallel":[{"name":"a","pool":"m","tool":"t"},{"pool":"m","tool":"t","args":{"v":[{"$ref":"steps.a.result"}]}}]}]}`, `steps[0].parallel[1].args.v[0]: reference "steps.a.result": step steps[0].parallel[0] ("a") has not finished`},
+		{"reference to an unknown step", `{"steps":[{"pool":"m","tool":"t","args":{"v":{"$ref":"steps.nope.result"}}}]}`, `steps[0].args.v: reference "steps.nope.result": there is no step named "nope"`},
+		{"reference without result", `{"steps":[{"name":"a","pool":"m","tool":"t"},{"pool":"m","tool":"t","args":{"v":{"$ref":"steps.a"}}}]}`, `steps[1].args.v: reference "steps.a": "steps.a" does not name a step's result`},
+		{"reference with an empty segment", `{"steps":[{"name":"a","pool":"m","tool":"t"},{"pool":"m","tool":"t","args":{"v":{"$ref":"steps.a.result..x"}}}]}`, `has an empty path segment`},
+		{"reference of another kind", `{"steps":[{"pool":"m","tool":"t","args":{"v":{"$ref":"env.HOME"}}}]}`, `steps[0].args.v: reference "env.HOME": "env.HOME" must start with "steps.<name>.result" or "item"`},
+		{"item outside a map", `{"steps":[{"pool":"m","tool":"t","args":{"v":{"$ref":"item"}}}]}`, `steps[0].args.v: reference "item": only a map step's args can refer to the item`},
+		{"item in over", `{"steps":[{"pool":"m","tool":"t","map":{"over":[{"$ref":"item"}],"as":"x"}}]}`, `steps[0].map.over[0]: reference "item": only a map step's args`},
+		{"ref with other keys", `{"steps":[{"pool":"m","tool":"t","args":{"v":{"$ref":"item","x":1}}}]}`, `steps[0].args.v: an object with "$ref" must have no other key`},
+		{"ref not a string", `{"steps":[{"pool":"m","tool":"t","args":{"v":{"$ref":1}}}]}`, `steps[0].args.v: "$ref" must be a string, not a number (1)`},
 		{"trailing data", `{"steps":[{"pool":"m","tool":"t"}]} {}`, "unexpected data after the top-level object"},
 	}
 	for _, tt := range tests {
@@ -61,6 +123,16 @@ func TestParseSpec(t *testing.T) {
 			assert.Contains(t, err.Error(), tt.wantErr)
 		})
 	}
+}
+
+// A spec decoded by encoding/json (as the Temporal data converter does) reports the same errors.
+func TestUnmarshalThenValidate(t *testing.T) {
+	var spec workflows.PipelineSpec
+	require.NoError(t, json.Unmarshal([]byte(`{"steps":[{"pool":"m","tool":"t","argz":{}}]}`), &spec))
+	err := spec.Validate()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "steps[0].argz: unknown field")
+	require.Error(t, json.Unmarshal([]byte(`{"steps":`), &spec), "malformed JSON is still an error")
 }
 
 func TestSpecErrorFields(t *testing.T) {
@@ -87,7 +159,7 @@ func TestExamplePipelinesParse(t *testing.T) {
 			require.NoError(t, err)
 			spec, err := workflows.ParseSpec(data)
 			require.NoError(t, err)
-			assert.GreaterOrEqual(t, len(spec.Steps), 2)
+			assert.NotEmpty(t, spec.Steps)
 		})
 	}
 }

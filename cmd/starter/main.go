@@ -1,18 +1,28 @@
 // Command snakepool-starter starts a Pipeline workflow from a JSON file, prints the link to the run
-// in the Temporal Web UI, waits for it and prints its result.
+// in the Temporal Web UI, shows its progress while it runs and prints its result.
 //
-//	snakepool-starter --pipeline examples/pipelines/demo.json [--json]
+//	snakepool-starter --pipeline examples/pipelines/fanout.json [--json] [--wait=false]
 //
-// The exit code is 0 when the pipeline succeeded, 1 when it failed (the error, e.g. a Python
-// exception's type and message, goes to stderr) and 2 for bad usage.
+// The spec is checked before anything is started, with the same validator the workflow uses.
+// While it waits, the starter polls the pipeline's progress (workflows.DescribeProgress: the
+// "progress" query plus the heartbeats of running calls) every --interval and shows it on stderr:
+// as a progress bar redrawn in place when stderr is a terminal, as a line each time it changes
+// otherwise (--progress picks one). The result goes to stdout: a table, or JSON with --json.
+//
+// Exit codes:
+//
+//	0  the pipeline succeeded (with --wait=false: it was started)
+//	1  the pipeline failed, was cancelled, terminated or timed out (the failed step, the error
+//	   type and message, and the Python traceback go to stderr)
+//	2  bad usage, or the pipeline file cannot be read or is invalid: nothing was started
+//	3  Temporal could not be reached, the start was refused, or the starter stopped waiting
+//	   (--timeout, Ctrl-C): the pipeline's outcome is unknown (it may still be running)
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -24,14 +34,20 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/snakepool/snakepool/workflows"
+)
+
+// Exit codes.
+const (
+	exitOK       = 0
+	exitFailed   = 1
+	exitUsage    = 2
+	exitTemporal = 3
 )
 
 func main() {
@@ -47,10 +63,21 @@ type options struct {
 	namespace  string
 	taskQueue  string
 	workflowID string
+	wait       bool
 	json       bool
 	ui         string
 	timeout    time.Duration
+	progress   string
+	interval   time.Duration
 }
+
+// Progress display modes.
+const (
+	progressAuto  = "auto"
+	progressBar   = "bar"
+	progressLines = "lines"
+	progressNone  = "none"
+)
 
 func parseFlags(args []string, stderr io.Writer) (options, int) {
 	var o options
@@ -60,24 +87,35 @@ func parseFlags(args []string, stderr io.Writer) (options, int) {
 	flags.StringVar(&o.address, "address", "localhost:7233", "Temporal frontend host:port")
 	flags.StringVar(&o.namespace, "namespace", "default", "Temporal namespace")
 	flags.StringVar(&o.taskQueue, "task-queue", workflows.TaskQueue, "the worker's workflow task queue (temporal.task_queue in its config)")
-	flags.StringVar(&o.workflowID, "workflow-id", "", "workflow ID (default: <file name>-<random>)")
+	flags.StringVar(&o.workflowID, "workflow-id", "", "workflow ID (default: pipeline-<file name>-<random>)")
+	flags.BoolVar(&o.wait, "wait", true, "wait for the pipeline, showing its progress, and print its result; false: start it and exit")
 	flags.BoolVar(&o.json, "json", false, "print the result as JSON")
 	flags.StringVar(&o.ui, "ui", "http://localhost:8233", "Temporal Web UI base URL for the run's link (empty: no link)")
-	flags.DurationVar(&o.timeout, "timeout", 0, "stop waiting after this long (the workflow keeps running); 0 waits for ever")
+	flags.DurationVar(&o.timeout, "timeout", 0, "stop waiting after this long (the pipeline keeps running; exit code 3); 0 waits for ever")
+	flags.StringVar(&o.progress, "progress", progressAuto, "progress display on stderr: auto (bar on a terminal, lines otherwise), bar, lines or none")
+	flags.DurationVar(&o.interval, "interval", time.Second, "how often to poll the progress")
 	flags.Usage = func() {
 		fmt.Fprintln(stderr, "usage: snakepool-starter --pipeline FILE [flags]")
-		fmt.Fprintln(stderr, "Starts a Pipeline workflow, waits for it and prints its result.")
+		fmt.Fprintln(stderr, "Starts a Pipeline workflow, shows its progress, waits for it and prints its result.")
+		fmt.Fprintln(stderr, "Exit codes: 0 ok, 1 pipeline failed, 2 usage or invalid spec, 3 Temporal unreachable or stopped waiting.")
 		flags.PrintDefaults()
 	}
 	if err := flags.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return o, 0
+			return o, exitOK
 		}
-		return o, 2
+		return o, exitUsage
 	}
-	if o.pipeline == "" || flags.NArg() > 0 {
+	switch {
+	case o.pipeline == "" || flags.NArg() > 0:
 		flags.Usage()
-		return o, 2
+		return o, exitUsage
+	case o.progress != progressAuto && o.progress != progressBar && o.progress != progressLines && o.progress != progressNone:
+		fmt.Fprintf(stderr, "snakepool-starter: --progress must be auto, bar, lines or none, not %q\n", o.progress)
+		return o, exitUsage
+	case o.interval <= 0:
+		fmt.Fprintf(stderr, "snakepool-starter: --interval must be positive, not %s\n", o.interval)
+		return o, exitUsage
 	}
 	return o, -1
 }
@@ -87,17 +125,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if code >= 0 {
 		return code
 	}
-	fail := func(format string, args ...any) int {
+	fail := func(code int, format string, args ...any) int {
 		fmt.Fprintf(stderr, "snakepool-starter: "+format+"\n", args...)
-		return 1
+		return code
 	}
 	data, err := os.ReadFile(o.pipeline)
 	if err != nil {
-		return fail("%v", err)
+		return fail(exitUsage, "read the pipeline: %v", err)
 	}
 	spec, err := workflows.ParseSpec(data)
 	if err != nil {
-		return fail("%s: %v", o.pipeline, err)
+		return fail(exitUsage, "%s: %v", o.pipeline, err)
 	}
 	if o.workflowID == "" {
 		o.workflowID = defaultWorkflowID(o.pipeline)
@@ -109,20 +147,28 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Logger:    sdklog.NewStructuredLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))),
 	})
 	if err != nil {
-		return fail("connect to Temporal at %s (namespace %q): %v", o.address, o.namespace, err)
+		return fail(exitTemporal, "connect to Temporal at %s (namespace %q): %v", o.address, o.namespace, err)
 	}
 	defer c.Close()
 
-	wfRun, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: o.workflowID, TaskQueue: o.taskQueue},
-		workflows.PipelineName, spec)
+	wfRun, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID: o.workflowID, TaskQueue: o.taskQueue,
+		WorkflowExecutionErrorWhenAlreadyStarted: true, // never attach to another run by mistake
+	}, workflows.PipelineName, spec)
 	if err != nil {
-		return fail("start the pipeline: %v", err)
+		return fail(exitTemporal, "start the pipeline %s: %v", o.workflowID, err)
 	}
 	fmt.Fprintf(stderr, "Started Pipeline %s (run %s) on task queue %q\n", wfRun.GetID(), wfRun.GetRunID(), o.taskQueue)
 	link := ""
 	if o.ui != "" {
 		link = uiURL(o.ui, o.namespace, wfRun.GetID(), wfRun.GetRunID())
 		fmt.Fprintf(stderr, "Web UI: %s\n", link)
+	}
+	if !o.wait {
+		if o.json {
+			return printStarted(stdout, wfRun, link)
+		}
+		return exitOK
 	}
 
 	waitCtx := ctx
@@ -131,21 +177,30 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		waitCtx, cancel = context.WithTimeout(ctx, o.timeout)
 		defer cancel()
 	}
+	display := newDisplay(o.progress, stderr)
+	var watcher *progressWatcher
+	if display != nil {
+		watcher = watchProgress(waitCtx, c, wfRun.GetID(), wfRun.GetRunID(), o.taskQueue, o.interval, display)
+	}
 	var result workflows.PipelineResult
-	if err := wfRun.Get(waitCtx, &result); err != nil {
+	err = wfRun.Get(waitCtx, &result)
+	if watcher != nil {
+		watcher.stop(err == nil || waitCtx.Err() == nil)
+	}
+	if err != nil {
 		if waitCtx.Err() != nil {
-			return fail("stopped waiting (%v); the pipeline keeps running: %s", waitCtx.Err(), or(link, wfRun.GetID()))
+			return fail(exitTemporal, "stopped waiting (%v); the pipeline keeps running: %s\n"+
+				"  follow it:  temporal workflow result --workflow-id %s --address %s\n"+
+				"  cancel it:  temporal workflow cancel --workflow-id %s --address %s",
+				context.Cause(waitCtx), or(link, wfRun.GetID()), wfRun.GetID(), o.address, wfRun.GetID(), o.address)
 		}
-		fmt.Fprintf(stderr, "snakepool-starter: pipeline failed: %s\n", describeFailure(err))
-		if tb := pythonTraceback(err); tb != "" {
-			fmt.Fprintf(stderr, "\n%s\n", strings.TrimRight(tb, "\n"))
-		}
-		return 1
+		printFailure(stderr, err)
+		return exitFailed
 	}
 	if err := printResult(stdout, result, o.json); err != nil {
-		return fail("print the result: %v", err)
+		return fail(exitFailed, "print the result: %v", err)
 	}
-	return 0
+	return exitOK
 }
 
 func or(a, b string) string {
@@ -166,65 +221,4 @@ func defaultWorkflowID(pipelinePath string) string {
 	var suffix [4]byte
 	_, _ = rand.Read(suffix[:])
 	return fmt.Sprintf("pipeline-%s-%s", name, hex.EncodeToString(suffix[:]))
-}
-
-// describeFailure is the one-line message of a failed pipeline: the message of the workflow's
-// ApplicationError (which names the step and the Python exception), else the error's own.
-func describeFailure(err error) string {
-	var appErr *temporal.ApplicationError
-	if errors.As(err, &appErr) {
-		return appErr.Message()
-	}
-	var wfErr *temporal.WorkflowExecutionError
-	if errors.As(err, &wfErr) && errors.Unwrap(wfErr) != nil {
-		return workflows.RootCause(errors.Unwrap(wfErr))
-	}
-	return err.Error()
-}
-
-// pythonTraceback returns the traceback carried by the innermost ApplicationError, if any.
-func pythonTraceback(err error) string {
-	var innermost *temporal.ApplicationError
-	for e := err; e != nil; e = errors.Unwrap(e) {
-		if app, ok := e.(*temporal.ApplicationError); ok {
-			innermost = app
-		}
-	}
-	if innermost == nil || !innermost.HasDetails() {
-		return ""
-	}
-	var tb string
-	if innermost.Details(&tb) != nil {
-		return ""
-	}
-	return tb
-}
-
-func printResult(w io.Writer, result workflows.PipelineResult, asJSON bool) error {
-	if asJSON {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(result)
-	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "STEP\tPOOL\tTOOL\tRESULT")
-	for _, r := range result.Results {
-		name := r.Name
-		if name == "" {
-			name = fmt.Sprintf("#%d", r.Step)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, r.Pool, r.Tool, compactJSON(r.Result))
-	}
-	return tw.Flush()
-}
-
-func compactJSON(raw json.RawMessage) string {
-	if len(raw) == 0 {
-		return "null"
-	}
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, raw); err != nil {
-		return string(raw)
-	}
-	return buf.String()
 }

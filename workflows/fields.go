@@ -1,0 +1,254 @@
+package workflows
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// The JSON types that checkFields expects of each field.
+type jsonType int
+
+const (
+	jsonAny jsonType = iota
+	jsonString
+	jsonNumber
+	jsonInteger
+	jsonPositiveInteger // at least 1
+	jsonObject
+	jsonStringList
+	jsonStepList
+	jsonOptionsObject // an object with the StepOptions fields only
+	jsonRetryObject
+	jsonMapObject
+)
+
+func (t jsonType) String() string {
+	switch t {
+	case jsonString:
+		return "a string"
+	case jsonNumber:
+		return "a number"
+	case jsonInteger:
+		return "an integer"
+	case jsonPositiveInteger:
+		return "an integer of at least 1"
+	case jsonObject, jsonOptionsObject, jsonRetryObject, jsonMapObject:
+		return "an object"
+	case jsonStringList:
+		return "a list of strings"
+	case jsonStepList:
+		return "a list of steps (objects)"
+	default:
+		return "any JSON value"
+	}
+}
+
+type field struct {
+	name string
+	typ  jsonType
+}
+
+var (
+	optionFields = []field{
+		{"start_to_close_timeout", jsonString},
+		{"schedule_to_start_timeout", jsonString},
+		{"heartbeat_timeout", jsonString},
+		{"retry", jsonRetryObject},
+	}
+	retryFields = []field{
+		{"initial_interval", jsonString},
+		{"backoff_coefficient", jsonNumber},
+		{"maximum_interval", jsonString},
+		{"maximum_attempts", jsonInteger},
+		{"non_retryable_error_types", jsonStringList},
+	}
+	mapFields = []field{
+		{"over", jsonAny},
+		{"as", jsonString},
+		{"concurrency", jsonPositiveInteger},
+		{"chunk_size", jsonPositiveInteger},
+		{"offset", jsonInteger},
+	}
+	stepFields = append([]field{
+		{"name", jsonString},
+		{"pool", jsonString},
+		{"tool", jsonString},
+		{"args", jsonAny},
+		{"task_queue", jsonString},
+		{"map", jsonMapObject},
+		{"parallel", jsonStepList},
+		{"steps", jsonStepList},
+	}, optionFields...)
+	topFields = []field{
+		{"steps", jsonStepList},
+		{"defaults", jsonOptionsObject},
+	}
+)
+
+// checkFields reports the first field of a spec (in document order of the schema, unknown keys in
+// alphabetical order) that is unknown or of the wrong JSON type, or nil. data must be valid JSON.
+func checkFields(data []byte) *SpecError {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return &SpecError{Field: "(spec)", Step: -1, Problem: err.Error()}
+	}
+	top, ok := v.(map[string]any)
+	if !ok {
+		return &SpecError{Field: "(spec)", Step: -1, Problem: "must be a JSON object with \"steps\""}
+	}
+	c := fieldChecker{}
+	return c.object(top, "", topFields, stepRef{index: -1})
+}
+
+// stepRef identifies the step whose fields are being checked, for SpecError.
+type stepRef struct {
+	index int // top-level index, -1 outside steps
+	path  string
+	name  string
+}
+
+type fieldChecker struct{}
+
+func (c fieldChecker) object(obj map[string]any, prefix string, fields []field, step stepRef) *SpecError {
+	bad := func(path, problem string) *SpecError {
+		return &SpecError{Field: path, Step: step.index, StepPath: step.path, StepName: step.name, Problem: problem}
+	}
+	keys := make([]string, 0, len(obj))
+	for k := range obj {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if !slices.ContainsFunc(fields, func(f field) bool { return f.name == k }) {
+			names := make([]string, len(fields))
+			for i, f := range fields {
+				names[i] = f.name
+			}
+			return bad(join(prefix, k), "unknown field (known: "+strings.Join(names, ", ")+")")
+		}
+	}
+	for _, f := range fields {
+		v, present := obj[f.name]
+		if !present || v == nil {
+			continue // null is the default, as in encoding/json
+		}
+		path := join(prefix, f.name)
+		if err := c.value(v, path, f.typ, step, bad); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c fieldChecker) value(v any, path string, typ jsonType, step stepRef, bad func(path, problem string) *SpecError) *SpecError {
+	wrong := func() *SpecError { return bad(path, "must be "+typ.String()+", not "+describeJSON(v)) }
+	switch typ {
+	case jsonAny:
+		return nil
+	case jsonString:
+		if _, ok := v.(string); !ok {
+			return wrong()
+		}
+	case jsonNumber:
+		if _, ok := v.(json.Number); !ok {
+			return wrong()
+		}
+	case jsonInteger, jsonPositiveInteger:
+		n, ok := v.(json.Number)
+		if !ok {
+			return wrong()
+		}
+		i, err := n.Int64()
+		if err != nil {
+			return bad(path, "must be an integer, not "+n.String())
+		}
+		if typ == jsonPositiveInteger && i < 1 {
+			return bad(path, "must be at least 1, not "+n.String())
+		}
+	case jsonStringList:
+		list, ok := v.([]any)
+		if !ok {
+			return wrong()
+		}
+		for i, e := range list {
+			if _, ok := e.(string); !ok {
+				return bad(fmt.Sprintf("%s[%d]", path, i), "must be a string, not "+describeJSON(e))
+			}
+		}
+	case jsonObject, jsonOptionsObject, jsonRetryObject, jsonMapObject:
+		obj, ok := v.(map[string]any)
+		if !ok {
+			return wrong()
+		}
+		switch typ {
+		case jsonOptionsObject:
+			return c.object(obj, path, optionFields, step)
+		case jsonRetryObject:
+			return c.object(obj, path, retryFields, step)
+		case jsonMapObject:
+			return c.object(obj, path, mapFields, step)
+		}
+	case jsonStepList:
+		list, ok := v.([]any)
+		if !ok {
+			return wrong()
+		}
+		for i, e := range list {
+			child := stepRef{index: step.index, path: fmt.Sprintf("%s[%d]", path, i)}
+			if child.index < 0 {
+				child.index = i
+			}
+			obj, ok := e.(map[string]any)
+			if !ok {
+				return &SpecError{Field: child.path, Step: child.index, StepPath: child.path,
+					Problem: "must be a step (an object), not " + describeJSON(e)}
+			}
+			if name, ok := obj["name"].(string); ok {
+				child.name = name
+			}
+			if err := c.object(obj, child.path, stepFields, child); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func join(prefix, name string) string {
+	if prefix == "" {
+		return name
+	}
+	return prefix + "." + name
+}
+
+// describeJSON names the JSON type of a value decoded with UseNumber.
+func describeJSON(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return fmt.Sprintf("a string (%q)", truncate(v, 40))
+	case json.Number:
+		return "a number (" + v.String() + ")"
+	case bool:
+		return fmt.Sprintf("a boolean (%t)", v)
+	case []any:
+		return "a list"
+	case map[string]any:
+		return "an object"
+	default:
+		return fmt.Sprintf("%T", v)
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
