@@ -5,19 +5,28 @@
 //
 //	func(ctx context.Context, args json.RawMessage) (json.RawMessage, error)
 //
-// The activity relays the tool's heartbeats to Temporal, passes the last heartbeat of a previous
-// attempt to the tool as ctx.resume, and maps Python errors to Temporal ApplicationErrors (see
-// Error). A dynamic activity answers calls of tools the pool does not have with a non-retryable
-// ToolNotFound error that names the tool, instead of Temporal's generic retryable "unable to find
-// activityType".
+// The argument is a JSON object of the tool's arguments by name; an activity called without an
+// argument, or with null, runs the tool without arguments.
+//
+// While the tool runs, the activity relays the tool's heartbeats (ctx.heartbeat(details, progress)
+// in Python) to Temporal with activity.RecordHeartbeat, and also heartbeats by itself (see
+// Options.HeartbeatInterval), re-sending the latest details: that is how Temporal's cancellations
+// reach the tool, and how a worker that died is detected through the activity's HeartbeatTimeout.
+// On a retry it passes the last heartbeat details of the previous attempt to the tool as
+// ctx.resume. It maps Python errors to Temporal ApplicationErrors (see Error), and refuses
+// arguments and results larger than Options.MaxPayloadBytes. A dynamic activity answers calls of
+// tools the pool does not have with a non-retryable ToolNotFound error that names the tool,
+// instead of Temporal's generic retryable "unable to find activityType".
 package activities
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
@@ -49,17 +58,49 @@ type Registry interface {
 // Func is the signature of a tool's activity.
 type Func = func(ctx context.Context, args json.RawMessage) (json.RawMessage, error)
 
-// ErrTypeToolNotFound is the ApplicationError type of a call of a tool the pool does not have. It is
-// also the type the Python bridge uses for the same error.
-const ErrTypeToolNotFound = "ToolNotFound"
+// Defaults of Options.
+const (
+	// DefaultMaxPayloadBytes is Temporal's default limit of one payload (the server rejects larger
+	// blobs): 2 MiB.
+	DefaultMaxPayloadBytes = 2 << 20
+	// DefaultHeartbeatInterval is the longest pause between two heartbeats of a running tool.
+	DefaultHeartbeatInterval = 10 * time.Second
+	// minHeartbeatInterval bounds the automatic heartbeat's period from below.
+	minHeartbeatInterval = 10 * time.Millisecond
+)
+
+// Options configures the activities of a pool. A zero field takes the default its comment names.
+type Options struct {
+	// MaxPayloadBytes is the largest JSON argument object and the largest JSON result, in bytes,
+	// of one call. Arguments over it are not sent to Python, and a result over it is not sent to
+	// Temporal: the activity fails with a non-retryable PayloadTooLarge error that names the size
+	// and the limit. Default: DefaultMaxPayloadBytes (2 MiB). Negative: no limit.
+	MaxPayloadBytes int
+	// HeartbeatInterval is the longest pause between two heartbeats of a running tool: while the
+	// Python call runs, the activity heartbeats by itself every HeartbeatInterval, or every third of
+	// the activity's HeartbeatTimeout when that is shorter, re-sending the tool's latest details.
+	// (The Temporal SDK then throttles what reaches the server.) Default: DefaultHeartbeatInterval
+	// (10s).
+	HeartbeatInterval time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxPayloadBytes == 0 {
+		o.MaxPayloadBytes = DefaultMaxPayloadBytes
+	}
+	if o.HeartbeatInterval <= 0 {
+		o.HeartbeatInterval = DefaultHeartbeatInterval
+	}
+	return o
+}
 
 // Register registers one activity per tool of pool under the tool's name, and a dynamic activity
 // that fails calls of any other name with a non-retryable ToolNotFound error listing the pool's
-// tools. It returns the names of the registered tools.
-func Register(r Registry, pool Pool) []string {
+// tools. It returns the names of the registered tools, sorted.
+func Register(r Registry, pool Pool, opts Options) []string {
 	names := make([]string, 0, len(pool.Tools()))
 	for _, tool := range pool.Tools() {
-		r.RegisterActivityWithOptions(Tool(pool, pool.Name(), tool.Name), activity.RegisterOptions{Name: tool.Name})
+		r.RegisterActivityWithOptions(Tool(pool, pool.Name(), tool.Name, opts), activity.RegisterOptions{Name: tool.Name})
 		names = append(names, tool.Name)
 	}
 	slices.Sort(names)
@@ -68,9 +109,19 @@ func Register(r Registry, pool Pool) []string {
 }
 
 // Tool returns the activity that runs tool on runner; pool names the pool in errors.
-func Tool(runner Runner, pool, tool string) Func {
+func Tool(runner Runner, pool, tool string, opts Options) Func {
+	opts = opts.withDefaults()
 	return func(ctx context.Context, args json.RawMessage) (json.RawMessage, error) {
+		if bytes.Equal(bytes.TrimSpace(args), []byte("null")) {
+			args = nil // a null argument is no arguments, as a call without one
+		}
+		if err := checkSize(pool, tool, "the arguments are", len(args), opts.MaxPayloadBytes); err != nil {
+			return nil, err
+		}
 		info := activity.GetInfo(ctx)
+		resume, previous := previousHeartbeat(ctx)
+		hb := startHeartbeats(ctx, heartbeatInterval(info.HeartbeatTimeout, opts.HeartbeatInterval), previous,
+			func(values ...any) { activity.RecordHeartbeat(ctx, values...) })
 		call := pools.Call{
 			Tool: tool,
 			Args: args,
@@ -83,47 +134,80 @@ func Tool(runner Runner, pool, tool string) Func {
 				TaskQueue:    info.TaskQueue,
 				Namespace:    info.WorkflowNamespace,
 			},
-			OnHeartbeat: func(hb pools.Heartbeat) {
-				activity.RecordHeartbeat(ctx, heartbeatDetails(hb)...)
-			},
-			Resume: resumeDetails(ctx),
+			OnHeartbeat: hb.record,
+			Resume:      resume,
 		}
 		result, err := runner.Call(ctx, call)
+		hb.stop()
 		if err != nil {
 			return nil, Error(ctx, pool, tool, err)
+		}
+		if err := checkSize(pool, tool, "the result is", len(result), opts.MaxPayloadBytes); err != nil {
+			return nil, err
 		}
 		return result, nil
 	}
 }
 
-// heartbeatDetails are the details recorded for a heartbeat: the tool's JSON details (null when it
-// gave none), then its progress when it gave one. The Web UI shows both; resumeDetails reads the
-// first back on the next attempt.
-func heartbeatDetails(hb pools.Heartbeat) []any {
-	details := hb.Details
+// heartbeatInterval is the period of the automatic heartbeat of an activity.
+func heartbeatInterval(heartbeatTimeout, interval time.Duration) time.Duration {
+	if heartbeatTimeout > 0 {
+		interval = min(interval, heartbeatTimeout/3)
+	}
+	return max(interval, minHeartbeatInterval)
+}
+
+// checkSize fails a payload of size bytes over limit (negative: no limit); what is its subject
+// and verb, e.g. "the result is".
+func checkSize(pool, tool, what string, size, limit int) error {
+	if limit < 0 || size <= limit {
+		return nil
+	}
+	msg := fmt.Sprintf("pool %q tool %q: %s %d bytes (%s), over the limit of %d bytes (%s, the pool's max_payload_bytes)",
+		pool, tool, what, size, mib(size), limit, mib(limit))
+	return temporal.NewNonRetryableApplicationError(msg, ErrTypePayloadTooLarge, nil)
+}
+
+func mib(n int) string { return fmt.Sprintf("%.2f MiB", float64(n)/(1<<20)) }
+
+// heartbeatDetails are the details recorded for a tool's heartbeat: its JSON details (null when
+// it never gave any), then its progress when it gave one. The Web UI shows both; the next
+// attempt reads the first back as ctx.resume.
+func heartbeatDetails(details json.RawMessage, progress float64) []any {
 	if len(details) == 0 {
 		details = json.RawMessage("null")
 	}
-	if hb.Progress < 0 {
+	if progress < 0 {
 		return []any{details}
 	}
-	return []any{details, hb.Progress}
+	return []any{details, progress}
 }
 
-// resumeDetails returns the JSON details of the previous attempt's last heartbeat, or nil.
-func resumeDetails(ctx context.Context) json.RawMessage {
+// previousHeartbeat returns the JSON details of the previous attempt's last heartbeat (nil when
+// there are none, or they are null) for ctx.resume, and that heartbeat's values, to be re-sent
+// until the tool heartbeats, so that a second failure does not lose them.
+func previousHeartbeat(ctx context.Context) (json.RawMessage, []any) {
 	if !activity.HasHeartbeatDetails(ctx) {
-		return nil
+		return nil, nil
+	}
+	var first, second converter.RawValue
+	if err := activity.GetHeartbeatDetails(ctx, &first, &second); err != nil || first.Payload() == nil {
+		activity.GetLogger(ctx).Warn("Ignoring unreadable heartbeat details of the previous attempt", "error", err)
+		return nil, nil
+	}
+	values := []any{first}
+	if second.Payload() != nil {
+		values = append(values, second)
 	}
 	var details json.RawMessage
-	if err := activity.GetHeartbeatDetails(ctx, &details); err != nil {
-		activity.GetLogger(ctx).Warn("Ignoring undecodable heartbeat details of the previous attempt", "error", err)
-		return nil
+	if err := converter.GetDefaultDataConverter().FromPayload(first.Payload(), &details); err != nil {
+		activity.GetLogger(ctx).Warn("The previous attempt's heartbeat details are not JSON; the tool gets no ctx.resume", "error", err)
+		return nil, values
 	}
 	if strings.TrimSpace(string(details)) == "null" {
-		return nil
+		return nil, values
 	}
-	return details
+	return details, values
 }
 
 // unknownTool is the dynamic activity of a pool: every activity type that is not one of its tools.

@@ -46,9 +46,14 @@ func (p *fakePool) Call(_ context.Context, call pools.Call) (json.RawMessage, er
 
 func newEnv(t *testing.T, pool *fakePool) *testsuite.TestActivityEnvironment {
 	t.Helper()
+	return newEnvWithOptions(t, pool, activities.Options{})
+}
+
+func newEnvWithOptions(t *testing.T, pool *fakePool, opts activities.Options) *testsuite.TestActivityEnvironment {
+	t.Helper()
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestActivityEnvironment()
-	registered := activities.Register(env, pool)
+	registered := activities.Register(env, pool, opts)
 	require.ElementsMatch(t, pool.tools, registered)
 	return env
 }
@@ -218,12 +223,25 @@ func TestUnknownToolIsNonRetryableAndNamesTheTool(t *testing.T) {
 	assert.Equal(t, `pool "math" has no tool "cube" (its tools: is_prime, square)`, appErr.Message())
 }
 
-// A workflow may call a tool without arguments: the pool then gets empty args (sent as {}).
+// A workflow may call a tool without arguments, or with null: the pool then gets empty args (sent
+// as {}).
 func TestToolWithoutArguments(t *testing.T) {
-	pool := &fakePool{tools: []string{"noop"}, run: func(pools.Call) (json.RawMessage, error) { return json.RawMessage(`null`), nil }}
-	env := newEnv(t, pool)
-	_, err := env.ExecuteActivity("noop")
-	require.NoError(t, err)
-	require.Len(t, pool.calls, 1)
-	assert.Empty(t, pool.calls[0].Args)
+	tests := []struct {
+		name string
+		args []any
+	}{
+		{"no argument", nil},
+		{"null", []any{json.RawMessage("null")}},
+		{"nil", []any{nil}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pool := &fakePool{tools: []string{"noop"}, run: func(pools.Call) (json.RawMessage, error) { return json.RawMessage(`null`), nil }}
+			env := newEnv(t, pool)
+			_, err := env.ExecuteActivity("noop", tt.args...)
+			require.NoError(t, err)
+			require.Len(t, pool.calls, 1)
+			assert.Empty(t, pool.calls[0].Args)
+		})
+	}
 }

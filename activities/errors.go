@@ -16,6 +16,12 @@ const (
 	ErrTypeWorkerCrashed = "WorkerCrashed"
 	// ErrTypePoolClosed: the pool is stopping (the worker shuts down). Retryable, on another worker.
 	ErrTypePoolClosed = "PoolClosed"
+	// ErrTypePayloadTooLarge: the call's arguments or its result are larger than
+	// Options.MaxPayloadBytes. Non-retryable.
+	ErrTypePayloadTooLarge = "PayloadTooLarge"
+	// ErrTypeToolNotFound: a call of a tool the pool does not have. Non-retryable. It is also the
+	// type the Python bridge uses for the same error.
+	ErrTypeToolNotFound = "ToolNotFound"
 )
 
 // Error maps an error of pools.Pool.Call to what the activity returns:

@@ -13,6 +13,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/snakepool/snakepool/activities"
 	"github.com/snakepool/snakepool/pools"
 	"github.com/snakepool/snakepool/workflows"
 )
@@ -23,6 +24,10 @@ import (
 //	  address: localhost:7233      # default localhost:7233
 //	  namespace: default           # default "default"
 //	  task_queue: snakepool        # the Pipeline workflow's task queue; default "snakepool"
+//	  tls: {ca_file: ca.pem, cert_file: client.pem, key_file: client.key}  # default: no TLS
+//	  api_key_file: /run/secrets/temporal-api-key                         # default: none
+//	metrics:
+//	  address: 127.0.0.1:9464      # /metrics and /healthz; "off" disables; default 127.0.0.1:9464
 //	pools:
 //	  - name: math                 # required; also names the task queue "snakepool.math"
 //	    profile: process           # process (default) or thread
@@ -30,13 +35,25 @@ import (
 //	    adapter: snakepool.examples.showcase:ShowcaseAdapter   # module:Class; required
 //	    python: ../.venv/bin/python  # default python3 (from PATH)
 //
-// Paths in the file (python, dir) are relative to the file's directory; see PoolConfig.
+// Paths in the file (python, dir, the TLS files, api_key_file) are relative to the file's
+// directory; see PoolConfig and TemporalConfig.
 type Config struct {
-	// Temporal says which Temporal service the worker connects to.
+	// Temporal says which Temporal service the worker connects to, and how.
 	Temporal TemporalConfig `yaml:"temporal"`
+	// Metrics is the HTTP endpoint of cmd/worker (Start does not serve it).
+	Metrics MetricsConfig `yaml:"metrics"`
 	// Pools are the Python pools; each gets its own Temporal worker and task queue.
 	// Required: at least one.
 	Pools []PoolConfig `yaml:"pools"`
+}
+
+// MetricsConfig is the HTTP listener of cmd/worker, which serves /metrics (Prometheus) and
+// /healthz.
+type MetricsConfig struct {
+	// Address is the host:port to listen on; MetricsOff disables the listener. Port 0 picks a free
+	// port (the worker logs the one it got). Default: DefaultMetricsAddress (127.0.0.1:9464, this
+	// machine only).
+	Address string `yaml:"address"`
 }
 
 // TemporalConfig is the connection to Temporal and the workflow worker.
@@ -51,6 +68,40 @@ type TemporalConfig struct {
 	// WorkerStopTimeout is how long running activities may take to finish when the worker stops,
 	// before their contexts are cancelled (the tools see ctx.cancelled). Default: 10s.
 	WorkerStopTimeout time.Duration `yaml:"worker_stop_timeout"`
+	// Identity names this worker in Temporal (the Web UI's pollers, the activities' started
+	// events). Default: the SDK's, "<pid>@<hostname>@".
+	Identity string `yaml:"identity"`
+	// TLS configures TLS and mutual TLS to the Temporal frontend. Default: plaintext, unless an
+	// API key is set (then TLS with the system's root CAs).
+	TLS TLSConfig `yaml:"tls"`
+	// APIKey is an API key (Temporal Cloud), sent as "Authorization: Bearer <key>"; it turns TLS on.
+	// Prefer APIKeyFile or the SNAKEPOOL_API_KEY environment variable of cmd/worker to a key
+	// written in the config file. Default: none.
+	APIKey string `yaml:"api_key"`
+	// APIKeyFile is a file holding the API key (surrounding white space is ignored); relative to
+	// the config file's directory. Exclusive with APIKey. Default: none.
+	APIKeyFile string `yaml:"api_key_file"`
+}
+
+// TLSConfig is the TLS of the connection to Temporal. TLS is on when Enabled or any file is set.
+type TLSConfig struct {
+	// Enabled turns TLS on with the system's root CAs and no client certificate. Default: false.
+	Enabled bool `yaml:"enabled"`
+	// CAFile is a PEM file of the CA certificates that verify the server, instead of the system's
+	// root CAs. Default: none (the system's root CAs).
+	CAFile string `yaml:"ca_file"`
+	// CertFile and KeyFile are the PEM client certificate and key of mutual TLS; both or neither.
+	// Default: none (no client certificate).
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// ServerName is the name the server's certificate must have (and the SNI sent). Default: the
+	// host of temporal.address.
+	ServerName string `yaml:"server_name"`
+}
+
+// On reports whether TLS is configured.
+func (t TLSConfig) On() bool {
+	return t.Enabled || t.CAFile != "" || t.CertFile != "" || t.KeyFile != "" || t.ServerName != ""
 }
 
 // PoolConfig is one pool. Durations are written like "30s" or "5m". Fields left out take the default
@@ -98,6 +149,46 @@ type PoolConfig struct {
 	// MaxWorkerMemoryMB recycles a Python process whose resident memory exceeds this many MiB.
 	// Default: never.
 	MaxWorkerMemoryMB int64 `yaml:"max_worker_memory_mb"`
+	// MemoryCheckInterval is how often each process's resident memory is read. Default: 5s.
+	MemoryCheckInterval time.Duration `yaml:"memory_check_interval"`
+	// RecycleJitter lowers each process's TTL, request and memory limits by a random fraction in
+	// [0, recycle_jitter), so that processes started together do not recycle together. Default:
+	// 0.1; negative: no jitter.
+	RecycleJitter float64 `yaml:"recycle_jitter"`
+	// StartupBatchSize is how many processes start at once when the pool starts. Default: 8.
+	StartupBatchSize int `yaml:"startup_batch_size"`
+	// HealthCheckInterval is the period of each process's health check. Default: 10s; negative
+	// disables health checks.
+	HealthCheckInterval time.Duration `yaml:"health_check_interval"`
+	// HealthCheckTimeout bounds one health check. Default: 5s.
+	HealthCheckTimeout time.Duration `yaml:"health_check_timeout"`
+	// MaxMissedHealthChecks is how many health checks in a row a process may miss before it is
+	// killed and replaced. Default: 3.
+	MaxMissedHealthChecks int `yaml:"max_missed_health_checks"`
+	// RestartBackoff is the delay before a crashed process is replaced, doubled for each further
+	// failure within crash_loop_window. Default: 100ms.
+	RestartBackoff time.Duration `yaml:"restart_backoff"`
+	// MaxRestartBackoff caps restart_backoff's doubling. Default: 30s.
+	MaxRestartBackoff time.Duration `yaml:"max_restart_backoff"`
+	// CrashLoopThreshold is how many failures within crash_loop_window mark the pool degraded
+	// (/healthz then answers 503). Default: 5.
+	CrashLoopThreshold int `yaml:"crash_loop_threshold"`
+	// CrashLoopWindow is the window of crash_loop_threshold. Default: 1m.
+	CrashLoopWindow time.Duration `yaml:"crash_loop_window"`
+	// ThreadSafetyCheck makes the Python server check the adapter's thread-safety declarations.
+	// Default: false.
+	ThreadSafetyCheck bool `yaml:"thread_safety_check"`
+
+	// MaxPayloadBytes is the largest JSON arguments and the largest JSON result of one call, in
+	// bytes; larger ones fail the activity with a non-retryable PayloadTooLarge error. Default:
+	// 2097152 (2 MiB, Temporal's default payload limit); negative: no limit.
+	MaxPayloadBytes int `yaml:"max_payload_bytes"`
+	// HeartbeatInterval is the longest pause between two heartbeats of a running tool: the worker
+	// heartbeats by itself every heartbeat_interval (or every third of the activity's
+	// HeartbeatTimeout when shorter) while the Python call runs, which is how cancellations reach
+	// the tool. It is also the Temporal SDK's heartbeat throttle interval for activities without
+	// a HeartbeatTimeout. Default: 10s.
+	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
 }
 
 // Defaults of Config.
@@ -105,6 +196,9 @@ const (
 	DefaultAddress           = "localhost:7233"
 	DefaultNamespace         = "default"
 	DefaultWorkerStopTimeout = 10 * time.Second
+	DefaultMetricsAddress    = "127.0.0.1:9464"
+	// MetricsOff as metrics.address disables the HTTP listener.
+	MetricsOff = "off"
 )
 
 var poolNamePattern = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
@@ -148,6 +242,7 @@ func ParseConfig(data []byte, baseDir string) (Config, error) {
 		for i := range cfg.Pools {
 			cfg.Pools[i].resolvePaths(baseDir)
 		}
+		cfg.Temporal.resolvePaths(baseDir)
 	}
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -176,6 +271,9 @@ func (c Config) WithDefaults() Config {
 	if c.Temporal.WorkerStopTimeout == 0 {
 		c.Temporal.WorkerStopTimeout = DefaultWorkerStopTimeout
 	}
+	if c.Metrics.Address == "" {
+		c.Metrics.Address = DefaultMetricsAddress
+	}
 	c.Pools = append([]PoolConfig(nil), c.Pools...)
 	for i := range c.Pools {
 		p := &c.Pools[i]
@@ -188,6 +286,12 @@ func (c Config) WithDefaults() Config {
 		if p.Profile == "" {
 			p.Profile = string(pools.ProfileProcess)
 		}
+		if p.MaxPayloadBytes == 0 {
+			p.MaxPayloadBytes = activities.DefaultMaxPayloadBytes
+		}
+		if p.HeartbeatInterval == 0 {
+			p.HeartbeatInterval = activities.DefaultHeartbeatInterval
+		}
 	}
 	return c
 }
@@ -196,6 +300,9 @@ func (c Config) WithDefaults() Config {
 func (c Config) Validate() error {
 	if c.Temporal.WorkerStopTimeout < 0 {
 		return fmt.Errorf("temporal.worker_stop_timeout must be >= 0, got %s", c.Temporal.WorkerStopTimeout)
+	}
+	if err := c.Temporal.validateSecurity(); err != nil {
+		return err
 	}
 	if len(c.Pools) == 0 {
 		return errors.New("pools: at least one pool is required")
@@ -224,6 +331,9 @@ func (c Config) Validate() error {
 		if p.MaxWorkerMemoryMB < 0 {
 			return bad("max_worker_memory_mb must be >= 0, got %d", p.MaxWorkerMemoryMB)
 		}
+		if p.HeartbeatInterval < 0 {
+			return bad("heartbeat_interval must be >= 0, got %s", p.HeartbeatInterval)
+		}
 		if err := p.Options().Validate(); err != nil {
 			return bad("%s", strings.TrimPrefix(err.Error(), fmt.Sprintf("pools: pool %q: ", p.Name)))
 		}
@@ -234,23 +344,39 @@ func (c Config) Validate() error {
 // Options returns the pools.Options of the pool (without Logger and Metrics).
 func (p PoolConfig) Options() pools.Options {
 	return pools.Options{
-		Name:                 p.Name,
-		Profile:              pools.Profile(p.Profile),
-		Size:                 p.Size,
-		ThreadsPerWorker:     p.ThreadsPerWorker,
-		Adapter:              p.Adapter,
-		Python:               p.Python,
-		Env:                  p.Env,
-		Dir:                  p.Dir,
-		LogLevel:             p.LogLevel,
-		StartTimeout:         p.StartTimeout,
-		StopTimeout:          p.StopTimeout,
-		DrainTimeout:         p.DrainTimeout,
-		CancelGrace:          p.CancelGrace,
-		MaxWorkerTTL:         p.MaxWorkerTTL,
-		MaxRequestsPerWorker: p.MaxRequestsPerWorker,
-		MaxWorkerMemory:      p.MaxWorkerMemoryMB << 20,
+		Name:                  p.Name,
+		Profile:               pools.Profile(p.Profile),
+		Size:                  p.Size,
+		ThreadsPerWorker:      p.ThreadsPerWorker,
+		Adapter:               p.Adapter,
+		Python:                p.Python,
+		Env:                   p.Env,
+		Dir:                   p.Dir,
+		LogLevel:              p.LogLevel,
+		StartTimeout:          p.StartTimeout,
+		StopTimeout:           p.StopTimeout,
+		DrainTimeout:          p.DrainTimeout,
+		CancelGrace:           p.CancelGrace,
+		MaxWorkerTTL:          p.MaxWorkerTTL,
+		MaxRequestsPerWorker:  p.MaxRequestsPerWorker,
+		MaxWorkerMemory:       p.MaxWorkerMemoryMB << 20,
+		MemoryCheckInterval:   p.MemoryCheckInterval,
+		RecycleJitter:         p.RecycleJitter,
+		StartupBatchSize:      p.StartupBatchSize,
+		HealthCheckInterval:   p.HealthCheckInterval,
+		HealthCheckTimeout:    p.HealthCheckTimeout,
+		MaxMissedHealthChecks: p.MaxMissedHealthChecks,
+		RestartBackoff:        p.RestartBackoff,
+		MaxRestartBackoff:     p.MaxRestartBackoff,
+		CrashLoopThreshold:    p.CrashLoopThreshold,
+		CrashLoopWindow:       p.CrashLoopWindow,
+		ThreadSafetyCheck:     p.ThreadSafetyCheck,
 	}
+}
+
+// ActivityOptions returns the activities.Options of the pool.
+func (p PoolConfig) ActivityOptions() activities.Options {
+	return activities.Options{MaxPayloadBytes: p.MaxPayloadBytes, HeartbeatInterval: p.HeartbeatInterval}
 }
 
 func (p *PoolConfig) resolvePaths(baseDir string) {
@@ -263,6 +389,25 @@ func (p *PoolConfig) resolvePaths(baseDir string) {
 	case !filepath.IsAbs(p.Dir):
 		p.Dir = filepath.Join(baseDir, p.Dir)
 	}
+}
+
+func (t *TemporalConfig) resolvePaths(baseDir string) {
+	for _, path := range []*string{&t.TLS.CAFile, &t.TLS.CertFile, &t.TLS.KeyFile, &t.APIKeyFile} {
+		if *path != "" && !filepath.IsAbs(*path) {
+			*path = filepath.Join(baseDir, *path)
+		}
+	}
+}
+
+// validateSecurity checks the TLS and API key settings.
+func (t TemporalConfig) validateSecurity() error {
+	if (t.TLS.CertFile == "") != (t.TLS.KeyFile == "") {
+		return errors.New("temporal.tls: cert_file and key_file must be set together")
+	}
+	if t.APIKey != "" && t.APIKeyFile != "" {
+		return errors.New("temporal: set api_key or api_key_file, not both")
+	}
+	return nil
 }
 
 // lineError is a validation error about pools[pool], to be prefixed with the pool's line.

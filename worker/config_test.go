@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/snakepool/snakepool/activities"
 	"github.com/snakepool/snakepool/internal/testenv"
 	"github.com/snakepool/snakepool/pools"
 	"github.com/snakepool/snakepool/worker"
@@ -28,8 +29,10 @@ pools:
 		TaskQueue:         "snakepool",
 		WorkerStopTimeout: 10 * time.Second,
 	}, cfg.Temporal)
+	assert.Equal(t, worker.MetricsConfig{Address: "127.0.0.1:9464"}, cfg.Metrics)
 	require.Len(t, cfg.Pools, 1)
 	p := cfg.Pools[0]
+	assert.Equal(t, activities.Options{MaxPayloadBytes: 2 << 20, HeartbeatInterval: 10 * time.Second}, p.ActivityOptions())
 	assert.Equal(t, "snakepool.math", p.TaskQueue)
 	assert.Equal(t, "python3", p.Python, "a bare name stays a PATH lookup")
 	assert.Equal(t, "/etc/snakepool", p.Dir, "Python runs in the config file's directory by default")
@@ -44,6 +47,16 @@ temporal:
   namespace: ml
   task_queue: pipelines
   worker_stop_timeout: 1m
+  identity: gpu-box-1
+  tls:
+    enabled: true
+    ca_file: certs/ca.pem
+    cert_file: /abs/client.pem
+    key_file: certs/client.key
+    server_name: temporal.internal
+  api_key_file: secrets/key
+metrics:
+  address: 0.0.0.0:9090
 pools:
   - name: cpu
     profile: thread
@@ -62,6 +75,19 @@ pools:
     max_worker_ttl: 1h
     max_requests_per_worker: 100
     max_worker_memory_mb: 512
+    memory_check_interval: 6s
+    recycle_jitter: 0.2
+    startup_batch_size: 3
+    health_check_interval: 7s
+    health_check_timeout: 8s
+    max_missed_health_checks: 9
+    restart_backoff: 10ms
+    max_restart_backoff: 11s
+    crash_loop_threshold: 12
+    crash_loop_window: 13m
+    thread_safety_check: true
+    max_payload_bytes: 1000
+    heartbeat_interval: 14s
   - name: abs
     size: 1
     adapter: a:B
@@ -69,14 +95,28 @@ pools:
     dir: /srv
 `), "/etc/snakepool")
 	require.NoError(t, err)
-	assert.Equal(t, worker.TemporalConfig{Address: "temporal:7233", Namespace: "ml", TaskQueue: "pipelines", WorkerStopTimeout: time.Minute}, cfg.Temporal)
+	assert.Equal(t, worker.TemporalConfig{
+		Address: "temporal:7233", Namespace: "ml", TaskQueue: "pipelines", WorkerStopTimeout: time.Minute,
+		Identity: "gpu-box-1",
+		TLS: worker.TLSConfig{
+			Enabled: true, CAFile: "/etc/snakepool/certs/ca.pem", CertFile: "/abs/client.pem",
+			KeyFile: "/etc/snakepool/certs/client.key", ServerName: "temporal.internal",
+		},
+		APIKeyFile: "/etc/snakepool/secrets/key",
+	}, cfg.Temporal)
+	assert.Equal(t, worker.MetricsConfig{Address: "0.0.0.0:9090"}, cfg.Metrics)
 	require.Len(t, cfg.Pools, 2)
 	assert.Equal(t, pools.Options{
 		Name: "cpu", Profile: pools.ProfileThread, Size: 2, ThreadsPerWorker: 8, Adapter: "pkg.mod:Adapter",
 		Python: "/etc/venv/bin/python", Dir: "/etc/snakepool/work", Env: map[string]string{"A": "1"}, LogLevel: "DEBUG",
 		StartTimeout: 2 * time.Minute, StopTimeout: 3 * time.Second, DrainTimeout: 4 * time.Second,
 		CancelGrace: 5 * time.Second, MaxWorkerTTL: time.Hour, MaxRequestsPerWorker: 100, MaxWorkerMemory: 512 << 20,
+		MemoryCheckInterval: 6 * time.Second, RecycleJitter: 0.2, StartupBatchSize: 3,
+		HealthCheckInterval: 7 * time.Second, HealthCheckTimeout: 8 * time.Second, MaxMissedHealthChecks: 9,
+		RestartBackoff: 10 * time.Millisecond, MaxRestartBackoff: 11 * time.Second,
+		CrashLoopThreshold: 12, CrashLoopWindow: 13 * time.Minute, ThreadSafetyCheck: true,
 	}, cfg.Pools[0].Options())
+	assert.Equal(t, activities.Options{MaxPayloadBytes: 1000, HeartbeatInterval: 14 * time.Second}, cfg.Pools[0].ActivityOptions())
 	assert.Equal(t, "gpu-box.cpu", cfg.Pools[0].TaskQueue)
 	assert.Equal(t, "/usr/bin/python3", cfg.Pools[1].Python)
 	assert.Equal(t, "/srv", cfg.Pools[1].Dir)
@@ -110,6 +150,27 @@ func TestParseConfigErrors(t *testing.T) {
 		{"adapter", "pools:\n  - name: a\n    size: 1\n    adapter: nocolon\n", `pools[0] ("a"): adapter must be "module:Class", got "nocolon"`},
 		{"profile", "pools:\n  - name: a\n    size: 1\n    adapter: a:B\n    profile: fork\n", `pools[0] ("a"): profile must be "process" or "thread", got "fork"`},
 		{"two documents", "pools: []\n---\npools: []\n", "more than one YAML document"},
+		{
+			"client certificate without key",
+			"temporal: {tls: {cert_file: c.pem}}\npools:\n  - name: a\n    size: 1\n    adapter: a:B\n",
+			"temporal.tls: cert_file and key_file must be set together",
+		},
+		{
+			"two API keys",
+			"temporal: {api_key: k, api_key_file: f}\npools:\n  - name: a\n    size: 1\n    adapter: a:B\n",
+			"temporal: set api_key or api_key_file, not both",
+		},
+		{
+			"negative heartbeat interval",
+			"pools:\n  - name: a\n    size: 1\n    adapter: a:B\n    heartbeat_interval: -1s\n",
+			`pools[0] ("a"): heartbeat_interval must be >= 0, got -1s`,
+		},
+		{
+			"pool option checked by the pools package",
+			"pools:\n  - name: a\n    size: 1\n    adapter: a:B\n    recycle_jitter: 1.5\n",
+			`line 2: pools[0] ("a"): recycle_jitter must be in [0, 1), got 1.5`,
+		},
+		{"unknown tls field", "temporal: {tls: {insecure: true}}\npools: []\n", "field insecure not found"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

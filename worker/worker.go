@@ -1,7 +1,9 @@
 // Package worker assembles a snakepool worker from a Config: it starts the Python pools, then one
-// Temporal worker per pool on the pool's task queue (each tool an activity, at most as many
-// activities at once as the pool's capacity) and one Temporal worker that runs the Pipeline
-// workflow. cmd/worker is a thin main around Run; tests use Start to run a worker in-process.
+// Temporal worker per pool on the pool's task queue (each tool an activity; a PoolSlotSupplier
+// lets it take only as many activity tasks as the pool can start now) and one Temporal worker that
+// runs the Pipeline workflow. It also provides the pieces of cmd/worker's HTTP endpoint
+// (PrometheusMetrics, NewHealthHandler). cmd/worker is a thin main around Start and Stop; tests
+// use Start (or workertest.StartWorker) to run a worker in-process.
 package worker
 
 import (
@@ -11,9 +13,12 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/uber-go/tally/v4"
 	"go.temporal.io/sdk/client"
+	sdktally "go.temporal.io/sdk/contrib/tally"
 	sdklog "go.temporal.io/sdk/log"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -32,8 +37,14 @@ type Options struct {
 	// Default: slog.Default().
 	Logger *slog.Logger
 	// Client is the Temporal client to use; Start neither dials nor closes it when set.
-	// Default: nil (Start dials Config.Temporal.Address and Namespace, and Stop closes the client).
+	// Default: nil (Start dials Config.Temporal with its TLS and API key, and Stop closes the
+	// client).
 	Client client.Client
+	// Metrics receives the pools' metrics on its sub-scope PoolMetricsPrefix (e.g.
+	// snakepool_pool_capacity) and, when Start dials the client, the Temporal SDK's metrics
+	// (temporal_*). NewPrometheusMetrics makes one served in the Prometheus format. Default: nil
+	// (no metrics).
+	Metrics tally.Scope
 }
 
 // PoolInfo describes a running pool.
@@ -43,7 +54,8 @@ type PoolInfo struct {
 	TaskQueue string
 	// Tools are the names of the tools registered as activities, sorted.
 	Tools []string
-	// Capacity is how many activities the pool's Temporal worker runs at once.
+	// Capacity is how many activities the pool's Temporal worker runs at once with all the pool's
+	// Python processes up (fewer while one is being replaced).
 	Capacity int
 	// Interpreter describes the pool's Python interpreter.
 	Interpreter pools.InterpreterInfo
@@ -56,9 +68,13 @@ type Worker struct {
 	client    client.Client
 	ownClient bool
 	pools     []*pools.Pool
+	slots     []*PoolSlotSupplier
 	infos     []PoolInfo
-	workers   []sdkworker.Worker
+	// activityWorkers are the pools' Temporal workers; workflowWorker runs the Pipeline.
+	activityWorkers []sdkworker.Worker
+	workflowWorker  sdkworker.Worker
 
+	stopping atomic.Bool
 	stopOnce sync.Once
 	stopErr  error
 }
@@ -76,17 +92,26 @@ func Start(ctx context.Context, cfg Config, opts Options) (*Worker, error) {
 	}
 	w := &Worker{cfg: cfg, logger: logger, client: opts.Client}
 	if w.client == nil {
-		c, err := client.DialContext(ctx, client.Options{
-			HostPort:  cfg.Temporal.Address,
-			Namespace: cfg.Temporal.Namespace,
-			Logger:    sdklog.NewStructuredLogger(logger.With("component", "temporal")),
-		})
+		clientOpts, err := cfg.Temporal.ClientOptions()
 		if err != nil {
-			return nil, fmt.Errorf("worker: connect to Temporal at %s (namespace %q): %w", cfg.Temporal.Address, cfg.Temporal.Namespace, err)
+			return nil, fmt.Errorf("worker: %w", err)
+		}
+		clientOpts.Logger = sdklog.NewStructuredLogger(logger.With("component", "temporal"))
+		if opts.Metrics != nil {
+			clientOpts.MetricsHandler = sdktally.NewMetricsHandler(opts.Metrics)
+		}
+		c, err := client.DialContext(ctx, clientOpts)
+		if err != nil {
+			return nil, fmt.Errorf("worker: connect to Temporal at %s (namespace %q, tls %t): %w",
+				cfg.Temporal.Address, cfg.Temporal.Namespace, clientOpts.ConnectionOptions.TLS != nil || clientOpts.Credentials != nil, err)
 		}
 		w.client, w.ownClient = c, true
 	}
-	if err := w.start(ctx); err != nil {
+	var poolMetrics tally.Scope
+	if opts.Metrics != nil {
+		poolMetrics = opts.Metrics.SubScope(PoolMetricsPrefix)
+	}
+	if err := w.start(ctx, poolMetrics); err != nil {
 		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()
 		return nil, errors.Join(err, w.Stop(stopCtx))
@@ -97,23 +122,31 @@ func Start(ctx context.Context, cfg Config, opts Options) (*Worker, error) {
 	return w, nil
 }
 
-func (w *Worker) start(ctx context.Context) error {
-	started, err := startPools(ctx, w.cfg.Pools, w.logger)
+func (w *Worker) start(ctx context.Context, metrics tally.Scope) error {
+	started, err := startPools(ctx, w.cfg.Pools, w.logger, metrics)
 	w.pools = started
 	if err != nil {
 		return err
 	}
 	for i, pool := range w.pools {
 		pc := w.cfg.Pools[i]
+		tuner, slots, err := NewPoolTuner(pool)
+		if err != nil {
+			return fmt.Errorf("worker: pool %q: %w", pc.Name, err)
+		}
 		tw := sdkworker.New(w.client, pc.TaskQueue, sdkworker.Options{
-			MaxConcurrentActivityExecutionSize: pool.Capacity(),
-			WorkerStopTimeout:                  w.cfg.Temporal.WorkerStopTimeout,
+			DisableWorkflowWorker:            true, // activities only
+			Tuner:                            tuner,
+			WorkerStopTimeout:                w.cfg.Temporal.WorkerStopTimeout,
+			Identity:                         w.cfg.Temporal.Identity,
+			DefaultHeartbeatThrottleInterval: pc.HeartbeatInterval,
 		})
-		tools := activities.Register(tw, pool)
+		tools := activities.Register(tw, pool, pc.ActivityOptions())
 		if err := tw.Start(); err != nil {
 			return fmt.Errorf("worker: start the Temporal worker of pool %q on task queue %q: %w", pc.Name, pc.TaskQueue, err)
 		}
-		w.workers = append(w.workers, tw)
+		w.activityWorkers = append(w.activityWorkers, tw)
+		w.slots = append(w.slots, slots)
 		info := PoolInfo{Name: pc.Name, TaskQueue: pc.TaskQueue, Tools: tools, Capacity: pool.Capacity(), Interpreter: pool.Interpreter()}
 		w.infos = append(w.infos, info)
 		if len(tools) == 0 {
@@ -123,26 +156,29 @@ func (w *Worker) start(ctx context.Context) error {
 			"tools", tools, "python", info.Interpreter.Version, "gil_enabled", info.Interpreter.GILEnabled)
 	}
 	ww := sdkworker.New(w.client, w.cfg.Temporal.TaskQueue, sdkworker.Options{
-		WorkerStopTimeout: w.cfg.Temporal.WorkerStopTimeout,
+		LocalActivityWorkerOnly: true, // workflows only: the activities are on the pools' task queues
+		WorkerStopTimeout:       w.cfg.Temporal.WorkerStopTimeout,
+		Identity:                w.cfg.Temporal.Identity,
 	})
 	ww.RegisterWorkflowWithOptions(workflows.Pipeline, workflow.RegisterOptions{Name: workflows.PipelineName})
 	if err := ww.Start(); err != nil {
 		return fmt.Errorf("worker: start the workflow worker on task queue %q: %w", w.cfg.Temporal.TaskQueue, err)
 	}
-	w.workers = append(w.workers, ww)
+	w.workflowWorker = ww
 	return nil
 }
 
 // startPools starts the pools concurrently. It returns the pools that started (in config order,
 // nil for the others) and the errors of the others.
-func startPools(ctx context.Context, configs []PoolConfig, logger *slog.Logger) ([]*pools.Pool, error) {
+func startPools(ctx context.Context, configs []PoolConfig, logger *slog.Logger, metrics tally.Scope) ([]*pools.Pool, error) {
 	started := make([]*pools.Pool, len(configs))
 	errs := make([]error, len(configs))
 	var wg sync.WaitGroup
 	for i, pc := range configs {
 		wg.Go(func() {
 			opts := pc.Options()
-			opts.Logger = logger // the pool adds pool=<name> itself
+			opts.Logger = logger   // the pool adds pool=<name> itself
+			opts.Metrics = metrics // the pool tags its metrics pool=<name> itself
 			logger.Info("Starting pool", "pool", pc.Name, "profile", pc.Profile, "size", pc.Size,
 				"adapter", pc.Adapter, "python", pc.Python)
 			p, err := pools.Start(ctx, opts)
@@ -167,17 +203,63 @@ func (w *Worker) Pools() []PoolInfo { return append([]PoolInfo(nil), w.infos...)
 // Client is the worker's Temporal client.
 func (w *Worker) Client() client.Client { return w.client }
 
-// Stop stops the Temporal workers (running activities get Config.Temporal.WorkerStopTimeout to
-// finish), then the pools (bounded by ctx), then closes the Temporal client if Start dialed it.
-// It is safe to call more than once; later calls return the first call's result.
+// Health returns the worker's health, as /healthz shows it.
+func (w *Worker) Health() Health {
+	state := StateRunning
+	if w.stopping.Load() {
+		state = StateStopping
+	}
+	return NewHealth(state, w.Status())
+}
+
+// Status describes the state of each pool, in config order.
+func (w *Worker) Status() []PoolStatus {
+	out := make([]PoolStatus, 0, len(w.infos))
+	for i, info := range w.infos {
+		pool := w.pools[i]
+		h, st := pool.Health(), pool.Stats()
+		s := PoolStatus{
+			Name:         info.Name,
+			TaskQueue:    info.TaskQueue,
+			Healthy:      !h.Degraded && !h.Closed,
+			Degraded:     h.Degraded,
+			Closed:       h.Closed,
+			Workers:      h.Workers,
+			Size:         h.Size,
+			Starting:     h.Starting,
+			Capacity:     st.Capacity,
+			LiveCapacity: LiveCapacity(st),
+			InFlight:     st.InFlight,
+			Available:    st.Available,
+			SlotsIssued:  w.slots[i].Issued(),
+		}
+		if h.LastError != nil {
+			s.LastError = h.LastError.Error()
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// Stop stops the worker gracefully: the pools' Temporal workers stop polling and their running
+// activities get Config.Temporal.WorkerStopTimeout to finish (then their contexts are cancelled),
+// then the workflow worker stops, then the pools (bounded by ctx), then the Temporal client is
+// closed if Start dialed it. It is safe to call more than once; later calls return the first
+// call's result.
 func (w *Worker) Stop(ctx context.Context) error {
 	w.stopOnce.Do(func() {
+		w.stopping.Store(true)
 		// Concurrently: each Temporal worker may wait WorkerStopTimeout for its running activities.
+		// The workflow worker stops last, so that it can still take the workflow tasks of the
+		// activities that finish meanwhile.
 		var wg sync.WaitGroup
-		for _, tw := range w.workers {
+		for _, tw := range w.activityWorkers {
 			wg.Go(tw.Stop)
 		}
 		wg.Wait()
+		if w.workflowWorker != nil {
+			w.workflowWorker.Stop()
+		}
 		errs := make([]error, len(w.pools))
 		for i, p := range w.pools {
 			if p == nil {
@@ -199,22 +281,5 @@ func (w *Worker) Stop(ctx context.Context) error {
 	return w.stopErr
 }
 
-// Run starts the worker, runs it until ctx is done, then stops it within stopTimeout
-// (0 means DefaultShutdownTimeout).
-func Run(ctx context.Context, cfg Config, opts Options, stopTimeout time.Duration) error {
-	w, err := Start(ctx, cfg, opts)
-	if err != nil {
-		return err
-	}
-	<-ctx.Done()
-	if stopTimeout <= 0 {
-		stopTimeout = DefaultShutdownTimeout
-	}
-	w.logger.Info("Stopping snakepool worker", "reason", context.Cause(ctx))
-	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
-	defer cancel()
-	return w.Stop(stopCtx)
-}
-
-// DefaultShutdownTimeout bounds Run's Stop by default.
+// DefaultShutdownTimeout is cmd/worker's default bound on Stop after a signal.
 const DefaultShutdownTimeout = time.Minute

@@ -22,26 +22,36 @@ import (
 	"github.com/snakepool/snakepool/workflows"
 )
 
-const showcase = "snakepool.examples.showcase:ShowcaseAdapter"
+const (
+	showcase = "snakepool.examples.showcase:ShowcaseAdapter"
+	digits   = "snakepool.examples.ml:DigitsAdapter"
+)
 
 // TestIntegration runs a real Temporal dev server, a real worker in-process with real Python pools
-// of the showcase adapter, and real Pipeline workflows.
+// of the showcase and ML adapters, and real workflows (Pipeline, and workertest.CallWorkflow for
+// one tool call with chosen activity options).
 func TestIntegration(t *testing.T) {
 	python := testenv.Python(t)
 	srv := workertest.StartDevServer(t, testenv.Temporal(t))
 	c := srv.Client(t)
+	callQueue := workertest.StartCallWorker(t, c)
 	cfg := worker.Config{
-		Temporal: worker.TemporalConfig{Address: srv.Address, WorkerStopTimeout: 2 * time.Second},
+		Temporal: worker.TemporalConfig{Address: srv.Address, WorkerStopTimeout: 2 * time.Second, Identity: "integration-worker"},
 		Pools: []worker.PoolConfig{
 			{Name: "math", Size: 2, Adapter: showcase, Python: python},
 			{Name: "io", Profile: "thread", Size: 1, ThreadsPerWorker: 3, Adapter: showcase, Python: python},
+			{Name: "ml", Size: 1, Adapter: digits, Python: python},
+			{Name: "cancel", Size: 1, Adapter: showcase, Python: python, CancelGrace: time.Second, HeartbeatInterval: 500 * time.Millisecond},
+			{Name: "small", Size: 1, Adapter: showcase, Python: python, MaxPayloadBytes: 1024},
 		},
 	}
-	w := workertest.StartWorker(t, cfg)
+	metrics := worker.NewPrometheusMetrics(quietLogger())
+	t.Cleanup(func() { _ = metrics.Close() })
+	w := workertest.StartWorkerWithOptions(t, cfg, worker.Options{Metrics: metrics.Scope()})
 
 	t.Run("pools are registered with their capacity", func(t *testing.T) {
 		infos := w.Pools()
-		require.Len(t, infos, 2)
+		require.Len(t, infos, 5)
 		assert.Equal(t, "math", infos[0].Name)
 		assert.Equal(t, "snakepool.math", infos[0].TaskQueue)
 		assert.Equal(t, 2, infos[0].Capacity)
@@ -123,6 +133,25 @@ func TestIntegration(t *testing.T) {
 		assert.Equal(t, `invalid pipeline: step 0 ("first"): steps[0].tool: required`, appErr.Message())
 	})
 
+	t.Run("JSON arguments reach Python unchanged", func(t *testing.T) {
+		testJSONPassThrough(t, c, callQueue)
+	})
+	t.Run("non-retryable errors fail the workflow after one attempt", func(t *testing.T) {
+		testNonRetryable(t, c, callQueue)
+	})
+	t.Run("heartbeat details are visible, and a killed worker's retry resumes from them", func(t *testing.T) {
+		testResume(t, c, callQueue, w)
+	})
+	t.Run("cancelling a workflow stops the tool", func(t *testing.T) {
+		testCancel(t, c, callQueue, w)
+	})
+	t.Run("the SDK's and the pools' metrics reach the scope", func(t *testing.T) {
+		testMetrics(t, metrics)
+	})
+	t.Run("a pool short of workers leaves its tasks to the other workers", func(t *testing.T) {
+		testSlots(t, srv, c, callQueue, python)
+	})
+
 	t.Run("stop cancels running activities after the stop timeout", func(t *testing.T) {
 		stopCfg := worker.Config{
 			Temporal: worker.TemporalConfig{Address: srv.Address, TaskQueue: "snakepool-stop", WorkerStopTimeout: time.Second},
@@ -130,9 +159,7 @@ func TestIntegration(t *testing.T) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		sw, err := worker.Start(ctx, stopCfg, worker.Options{Logger: quietLogger()})
-		require.NoError(t, err)
-		t.Cleanup(func() { _ = sw.Stop(context.Background()) })
+		sw := workertest.StartWorker(t, stopCfg) // logs the worker's logs if the test fails
 		spec, err := workflows.ParseSpec([]byte(`{"steps":[{"pool":"stopper","tool":"compute","args":{"x":60}}]}`))
 		require.NoError(t, err)
 		run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{TaskQueue: "snakepool-stop"}, workflows.PipelineName, spec)

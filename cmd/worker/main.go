@@ -1,93 +1,135 @@
 // Command snakepool-worker runs a snakepool worker: the Python pools of a config file, one Temporal
-// worker per pool (each tool an activity on "snakepool.<pool>") and the Pipeline workflow worker.
-// It runs until SIGINT or SIGTERM, then stops the Temporal workers and the Python processes.
+// worker per pool (each tool an activity on "snakepool.<pool>") and the Pipeline workflow worker,
+// plus an HTTP endpoint with /metrics (Prometheus) and /healthz.
 //
 //	snakepool-worker --config examples/snakepool.yaml [--temporal-address host:7233] [--namespace ns]
+//
+// Settings come from, in order of precedence: flags, SNAKEPOOL_* environment variables, the YAML
+// config file, defaults (see docs/worker.md and `snakepool-worker -h`).
+//
+// On SIGINT or SIGTERM it stops gracefully: the Temporal workers stop polling, running activities
+// get temporal.worker_stop_timeout to finish, then the Python processes are stopped, and it exits
+// 0. A second signal ends it at once.
 package main
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/snakepool/snakepool/worker"
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stderr))
+	os.Exit(run(os.Args[1:], os.Getenv, os.Stderr))
 }
 
-func run(args []string, stderr io.Writer) int {
-	flags := flag.NewFlagSet("snakepool-worker", flag.ContinueOnError)
-	flags.SetOutput(stderr)
-	configPath := flags.String("config", "snakepool.yaml", "the YAML config file")
-	address := flags.String("temporal-address", "", "Temporal frontend host:port (overrides temporal.address)")
-	namespace := flags.String("namespace", "", "Temporal namespace (overrides temporal.namespace)")
-	logLevel := flags.String("log-level", "info", "log level: debug, info, warn or error")
-	logFormat := flags.String("log-format", "text", "log format: text or json")
-	shutdown := flags.Duration("shutdown-timeout", worker.DefaultShutdownTimeout, "bound on stopping after a signal")
-	flags.Usage = func() {
-		fmt.Fprintln(stderr, "usage: snakepool-worker [flags]")
-		fmt.Fprintln(stderr, "Runs the Python pools of the config as Temporal activity workers until SIGINT/SIGTERM.")
-		flags.PrintDefaults()
+// httpShutdownTimeout bounds the HTTP server's shutdown once the worker has stopped.
+const httpShutdownTimeout = 5 * time.Second
+
+// run runs the command and returns its exit code: 0 after a clean stop, 1 on an error, 2 on a
+// usage error.
+func run(args []string, getenv func(string) string, stderr io.Writer) int {
+	s, code := configure(args, getenv, stderr)
+	if code >= 0 {
+		return code
 	}
-	if err := flags.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if flags.NArg() > 0 {
-		fmt.Fprintf(stderr, "snakepool-worker: unexpected arguments: %s\n", strings.Join(flags.Args(), " "))
-		return 2
-	}
-	logger, err := newLogger(stderr, *logLevel, *logFormat)
-	if err != nil {
-		fmt.Fprintf(stderr, "snakepool-worker: %v\n", err)
-		return 2
-	}
+	logger := s.logger(stderr)
 	slog.SetDefault(logger)
+	fail := func(err error) int {
+		logger.Error("snakepool worker failed", "error", err)
+		return 1
+	}
 
-	cfg, err := worker.LoadConfig(*configPath)
+	ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stopSignals()
+
+	opts := worker.Options{Logger: logger}
+	var running atomic.Pointer[worker.Worker]
+	if s.cfg.Metrics.Address != worker.MetricsOff {
+		metrics := worker.NewPrometheusMetrics(logger)
+		defer func() { _ = metrics.Close() }()
+		opts.Metrics = metrics.Scope()
+		listener, err := net.Listen("tcp", s.cfg.Metrics.Address)
+		if err != nil {
+			return fail(fmt.Errorf("metrics endpoint: %w (set metrics.address, --metrics-address or SNAKEPOOL_METRICS_ADDRESS to another address, or to %q)", err, worker.MetricsOff))
+		}
+		server := newHTTPServer(metrics, func() worker.Health {
+			if w := running.Load(); w != nil {
+				return w.Health()
+			}
+			return worker.NewHealth(worker.StateStarting, nil)
+		})
+		addr := listener.Addr().String()
+		logger.Info("HTTP endpoint listening", "address", addr,
+			"metrics", "http://"+addr+"/metrics", "healthz", "http://"+addr+"/healthz")
+		go func() {
+			if err := server.Serve(listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				logger.Error("HTTP endpoint failed", "error", err)
+			}
+		}()
+		defer func() {
+			shutdownCtx, cancel := context.WithTimeout(context.Background(), httpShutdownTimeout)
+			defer cancel()
+			_ = server.Shutdown(shutdownCtx)
+		}()
+	}
+
+	w, err := worker.Start(ctx, s.cfg, opts)
 	if err != nil {
-		fmt.Fprintf(stderr, "snakepool-worker: %v\n", err)
-		return 1
+		return fail(err)
 	}
-	if *address != "" {
-		cfg.Temporal.Address = *address
-	}
-	if *namespace != "" {
-		cfg.Temporal.Namespace = *namespace
-	}
+	running.Store(w)
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := worker.Run(ctx, cfg, worker.Options{Logger: logger}, *shutdown); err != nil {
-		fmt.Fprintf(stderr, "snakepool-worker: %v\n", err)
-		return 1
+	<-ctx.Done()
+	stopSignals() // a second signal ends the process at once
+	logger.Info("Stopping snakepool worker: running activities may finish",
+		"reason", context.Cause(ctx), "worker_stop_timeout", s.cfg.Temporal.WorkerStopTimeout,
+		"shutdown_timeout", s.shutdownTimeout)
+	stopCtx, cancel := context.WithTimeout(context.Background(), s.shutdownTimeout)
+	defer cancel()
+	if err := w.Stop(stopCtx); err != nil {
+		return fail(err)
 	}
 	return 0
 }
 
-func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level: %w", err)
+func newHTTPServer(metrics *worker.PrometheusMetrics, health func() worker.Health) *http.Server {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics.Handler())
+	mux.Handle("/healthz", worker.NewHealthHandler(health))
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "snakepool-worker: /metrics (Prometheus), /healthz (JSON; 503 when unhealthy)")
+	})
+	return &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+}
+
+// newLogger builds the process's logger.
+func newLogger(w io.Writer, level slog.Level, format string) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
 	}
-	opts := &slog.HandlerOptions{Level: lvl}
-	switch format {
-	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// parseLogFormat checks a log format.
+func parseLogFormat(format string) (string, error) {
+	switch f := strings.ToLower(format); f {
+	case "text", "json":
+		return f, nil
 	default:
-		return nil, fmt.Errorf("--log-format must be text or json, got %q", format)
+		return "", fmt.Errorf("must be text or json, got %q", format)
 	}
 }

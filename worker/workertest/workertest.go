@@ -108,11 +108,18 @@ func (s *DevServer) Client(t testing.TB) client.Client {
 // worker's logs (pools, Python and Temporal SDK included) are logged if the test fails.
 func StartWorker(t testing.TB, cfg worker.Config) *worker.Worker {
 	t.Helper()
+	return StartWorkerWithOptions(t, cfg, worker.Options{})
+}
+
+// StartWorkerWithOptions is StartWorker with options; their Logger is replaced by the test's.
+func StartWorkerWithOptions(t testing.TB, cfg worker.Config, opts worker.Options) *worker.Worker {
+	t.Helper()
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	w, err := worker.Start(ctx, cfg, worker.Options{Logger: logger})
+	opts.Logger = logger
+	w, err := worker.Start(ctx, cfg, opts)
 	if err != nil {
 		t.Fatalf("workertest: start the worker: %v\nlogs:\n%s", err, logs.tail(8000))
 	}
