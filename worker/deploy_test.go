@@ -44,7 +44,9 @@ func TestDockerComposeMatchesTheImage(t *testing.T) {
 	require.NotNil(t, w.Build)
 	dockerfile, err := os.ReadFile(filepath.Join(root, w.Build.Context, w.Build.Dockerfile))
 	require.NoError(t, err)
-	assert.Equal(t, []string{"--config", "/app/examples/snakepool.yaml", "--temporal-address", "temporal:7233"}, w.Command)
+	assert.Equal(t, []string{"--config", "/app/examples/snakepool.yaml", "--temporal-address", "temporal:7233",
+		"--metrics-address", "0.0.0.0:9464"}, w.Command)
+	assert.Equal(t, []string{"9464:9464"}, w.Ports, "/metrics and /healthz reachable from the host")
 	for _, want := range []string{
 		"COPY examples/ /app/examples/",
 		"python -m venv /app/.venv",
