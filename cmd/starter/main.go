@@ -36,6 +36,7 @@ import (
 	"syscall"
 	"time"
 
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 
@@ -184,11 +185,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	var result workflows.PipelineResult
 	err = wfRun.Get(waitCtx, &result)
+	stoppedWaiting := err != nil && stoppedWaitingFor(waitCtx, err)
 	if watcher != nil {
-		watcher.stop(err == nil || waitCtx.Err() == nil)
+		watcher.stop(!stoppedWaiting)
 	}
 	if err != nil {
-		if waitCtx.Err() != nil {
+		if stoppedWaiting {
 			return fail(exitTemporal, "stopped waiting (%v); the pipeline keeps running: %s\n"+
 				"  follow it:  temporal workflow result --workflow-id %s --address %s\n"+
 				"  cancel it:  temporal workflow cancel --workflow-id %s --address %s",
@@ -201,6 +203,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return fail(exitFailed, "print the result: %v", err)
 	}
 	return exitOK
+}
+
+// stoppedWaitingFor reports whether err ended a wait on ctx because ctx ended, rather than because
+// the pipeline did. The SDK hands ctx's deadline to the server, which may answer DeadlineExceeded
+// a moment before ctx itself expires, so the error counts as well as ctx.Err().
+func stoppedWaitingFor(ctx context.Context, err error) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	_, hasDeadline := ctx.Deadline()
+	var deadline *serviceerror.DeadlineExceeded
+	return hasDeadline && (errors.Is(err, context.DeadlineExceeded) || errors.As(err, &deadline))
 }
 
 func or(a, b string) string {

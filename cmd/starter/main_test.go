@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
@@ -379,4 +381,34 @@ func TestStarterEndToEnd(t *testing.T) {
 		assert.Equal(t, exitTemporal, code)
 		assert.Contains(t, stderr, "connect to Temporal at 127.0.0.1:1")
 	})
+}
+
+// TestStoppedWaitingFor: a deadline error counts as "stopped waiting" only when the wait had a
+// deadline, even if the server answered before the local context expired.
+func TestStoppedWaitingFor(t *testing.T) {
+	live, cancelLive := context.WithTimeout(context.Background(), time.Hour)
+	defer cancelLive()
+	expired, cancelExpired := context.WithTimeout(context.Background(), 0)
+	defer cancelExpired()
+	interrupted, interrupt := context.WithCancel(context.Background())
+	interrupt()
+	serverDeadline := serviceerror.NewDeadlineExceeded("context deadline exceeded")
+	tests := []struct {
+		name string
+		ctx  context.Context
+		err  error
+		want bool
+	}{
+		{"server deadline before the local one", live, serverDeadline, true},
+		{"local deadline error before ctx.Err is set", live, fmt.Errorf("get: %w", context.DeadlineExceeded), true},
+		{"deadline passed", expired, errors.New("anything"), true},
+		{"interrupted", interrupted, context.Canceled, true},
+		{"pipeline failed", live, errors.New("workflow execution error"), false},
+		{"deadline error without a deadline", context.Background(), serverDeadline, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, stoppedWaitingFor(tt.ctx, tt.err))
+		})
+	}
 }
