@@ -191,10 +191,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if err != nil {
 		if stoppedWaiting {
+			why := context.Cause(waitCtx)
+			if why == nil { // the server enforced our deadline a moment before ctx expired
+				why = context.DeadlineExceeded
+			}
 			return fail(exitTemporal, "stopped waiting (%v); the pipeline keeps running: %s\n"+
 				"  follow it:  temporal workflow result --workflow-id %s --address %s\n"+
 				"  cancel it:  temporal workflow cancel --workflow-id %s --address %s",
-				context.Cause(waitCtx), or(link, wfRun.GetID()), wfRun.GetID(), o.address, wfRun.GetID(), o.address)
+				why, or(link, wfRun.GetID()), wfRun.GetID(), o.address, wfRun.GetID(), o.address)
 		}
 		printFailure(stderr, err)
 		return exitFailed
