@@ -73,7 +73,7 @@ test: deps lint ## install what is missing, then run the Go tests (unit + integr
 
 .PHONY: bench
 bench: deps ## run the benchmarks
-	go test -run '^$$' -bench . -benchtime 3s ./pools/...
+	bench/pools.sh 4s
 
 # --- demo -------------------------------------------------------------------------------------
 

@@ -76,26 +76,32 @@ func TestOptionsDefaults(t *testing.T) {
 }
 
 // TestEnviron: thread-count variables default to 1 (process) or threads_per_worker (thread),
-// over the inherited environment; the pool's Env overrides them.
+// over the inherited environment; GRPC_EXPERIMENTS defaults unless inherited; the pool's Env
+// overrides them all.
 func TestEnviron(t *testing.T) {
 	base := []string{"PATH=/bin", "OMP_NUM_THREADS=64"}
 	tests := []struct {
 		name string
+		base []string
 		opts Options
 		want map[string]string
 	}{
-		{"process", Options{Profile: ProfileProcess, ThreadsPerWorker: 1},
+		{"process", base, Options{Profile: ProfileProcess, ThreadsPerWorker: 1},
 			map[string]string{"PATH": "/bin", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-				"NUMEXPR_NUM_THREADS": "1", "VECLIB_MAXIMUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}},
-		{"thread", Options{Profile: ProfileThread, ThreadsPerWorker: 6},
+				"NUMEXPR_NUM_THREADS": "1", "VECLIB_MAXIMUM_THREADS": "1", "PYTHONUNBUFFERED": "1",
+				"GRPC_EXPERIMENTS": "-event_engine_listener"}},
+		{"thread", base, Options{Profile: ProfileThread, ThreadsPerWorker: 6},
 			map[string]string{"OMP_NUM_THREADS": "6", "OPENBLAS_NUM_THREADS": "6", "VECLIB_MAXIMUM_THREADS": "6"}},
-		{"override", Options{Profile: ProfileThread, ThreadsPerWorker: 6, Env: map[string]string{"OMP_NUM_THREADS": "2", "X": "y"}},
-			map[string]string{"OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "6", "X": "y"}},
+		{"override", base, Options{Profile: ProfileThread, ThreadsPerWorker: 6,
+			Env: map[string]string{"OMP_NUM_THREADS": "2", "X": "y", "GRPC_EXPERIMENTS": "a"}},
+			map[string]string{"OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "6", "X": "y", "GRPC_EXPERIMENTS": "a"}},
+		{"inherited grpc experiments", []string{"GRPC_EXPERIMENTS=b"}, Options{Profile: ProfileProcess, ThreadsPerWorker: 1},
+			map[string]string{"GRPC_EXPERIMENTS": "b"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := map[string]string{}
-			for _, kv := range tt.opts.environ(base) {
+			for _, kv := range tt.opts.environ(tt.base) {
 				k, v, _ := cut(kv)
 				_, dup := got[k]
 				require.False(t, dup, "duplicate %s", k)
