@@ -141,17 +141,4 @@ func TestGoSideSession(t *testing.T) {
 
 // BenchmarkGoSide measures the Go supervisor's own cost per call, against an in-process Go
 // bridge server (no Python): the floor under BenchmarkNoop.
-func BenchmarkGoSide(b *testing.B) {
-	p := goBridgePool(b)
-	ctx := context.Background()
-	lat := make([]time.Duration, 0, 1024)
-	begin := time.Now()
-	for b.Loop() {
-		t0 := time.Now()
-		if _, err := p.Call(ctx, Call{Tool: "noop"}); err != nil {
-			b.Fatal(err)
-		}
-		lat = append(lat, time.Since(t0))
-	}
-	report(b, lat, time.Since(begin))
-}
+func BenchmarkGoSide(b *testing.B) { benchSerialNoop(b, goBridgePool(b)) }
