@@ -157,6 +157,8 @@ type PoolConfig struct {
 	RecycleJitter float64 `yaml:"recycle_jitter"`
 	// StartupBatchSize is how many processes start at once when the pool starts. Default: 8.
 	StartupBatchSize int `yaml:"startup_batch_size"`
+	// StartupBatchDelay is the pause between two startup batches. Default: 0 (no pause).
+	StartupBatchDelay time.Duration `yaml:"startup_batch_delay"`
 	// HealthCheckInterval is the period of each process's health check. Default: 10s; negative
 	// disables health checks.
 	HealthCheckInterval time.Duration `yaml:"health_check_interval"`
@@ -363,6 +365,7 @@ func (p PoolConfig) Options() pools.Options {
 		MemoryCheckInterval:   p.MemoryCheckInterval,
 		RecycleJitter:         p.RecycleJitter,
 		StartupBatchSize:      p.StartupBatchSize,
+		StartupBatchDelay:     p.StartupBatchDelay,
 		HealthCheckInterval:   p.HealthCheckInterval,
 		HealthCheckTimeout:    p.HealthCheckTimeout,
 		MaxMissedHealthChecks: p.MaxMissedHealthChecks,

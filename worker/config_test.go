@@ -78,6 +78,7 @@ pools:
     memory_check_interval: 6s
     recycle_jitter: 0.2
     startup_batch_size: 3
+    startup_batch_delay: 250ms
     health_check_interval: 7s
     health_check_timeout: 8s
     max_missed_health_checks: 9
@@ -111,7 +112,7 @@ pools:
 		Python: "/etc/venv/bin/python", Dir: "/etc/snakepool/work", Env: map[string]string{"A": "1"}, LogLevel: "DEBUG",
 		StartTimeout: 2 * time.Minute, StopTimeout: 3 * time.Second, DrainTimeout: 4 * time.Second,
 		CancelGrace: 5 * time.Second, MaxWorkerTTL: time.Hour, MaxRequestsPerWorker: 100, MaxWorkerMemory: 512 << 20,
-		MemoryCheckInterval: 6 * time.Second, RecycleJitter: 0.2, StartupBatchSize: 3,
+		MemoryCheckInterval: 6 * time.Second, RecycleJitter: 0.2, StartupBatchSize: 3, StartupBatchDelay: 250 * time.Millisecond,
 		HealthCheckInterval: 7 * time.Second, HealthCheckTimeout: 8 * time.Second, MaxMissedHealthChecks: 9,
 		RestartBackoff: 10 * time.Millisecond, MaxRestartBackoff: 11 * time.Second,
 		CrashLoopThreshold: 12, CrashLoopWindow: 13 * time.Minute, ThreadSafetyCheck: true,
