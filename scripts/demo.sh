@@ -73,8 +73,8 @@ cleanup() {
     stop "$WORKER_PID" TERM 30 "the worker"
     if [[ -n "$SERVER_PID" ]]; then say "stopping the Temporal dev server"; fi
     stop "$SERVER_PID" INT 15 "the Temporal dev server"
-    if ((status == 130)); then
-        printf 'demo: interrupted\n' >&2
+    if ((status == 130 || status == 143)); then  # Ctrl-C (SIGINT) or SIGTERM: a requested stop
+        printf 'demo: stopped\n' >&2
         rm -rf "$WORK"
     elif ((status != 0)); then
         # The log of the stage that failed (a failed pipeline was explained by the starter).
