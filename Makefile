@@ -60,16 +60,18 @@ proto: $(VENV)/.installed $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc ## rege
 # --- checks -----------------------------------------------------------------------------------
 
 .PHONY: lint
-lint: $(VENV)/.installed ## gofmt, go vet, ruff
+lint: $(VENV)/.installed ## gofmt, go vet, ruff, mypy
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	go vet ./...
 	$(VENV)/bin/ruff check python
 	$(VENV)/bin/ruff format --check python
+	cd python && $(VENV)/bin/mypy
 
 .PHONY: test
 test: deps lint ## install what is missing, then run the Go tests (unit + integration) and pytest
 	go test $(GO_TEST_FLAGS) ./...
 	cd python && $(PY) -m pytest -q
+	cd python && SNAKEPOOL_SERVER=grpcio $(PY) -m pytest -q  # the fallback server: the same suite
 
 .PHONY: bench
 bench: deps ## run the benchmarks

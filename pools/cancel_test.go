@@ -3,6 +3,7 @@ package pools
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -97,4 +98,36 @@ func TestCancelIgnoredThread(t *testing.T) {
 	require.ErrorIs(t, <-neighbourDone, context.Canceled)
 	waitGone(t, []int{pid}, 10*time.Second)
 	waitFor(t, p, 10*time.Second, "full availability", func() bool { return p.Available() == 3 })
+}
+
+// TestBusyProcessWorkerAnswers: a process-profile tool that holds the GIL and sends no heartbeats
+// keeps the Python tool thread from reading its socket, yet its worker's health checks are
+// answered and the cancel message on its session reaches it (the loop server's pump thread serves
+// the socket while a call runs).
+func TestBusyProcessWorkerAnswers(t *testing.T) {
+	scope := tally.NewTestScope("", nil)
+	opts := testOptions(t, testAdap, 1)
+	opts.HealthCheckInterval = 100 * time.Millisecond
+	opts.HealthCheckTimeout = 500 * time.Millisecond
+	opts.MaxMissedHealthChecks = 2
+	opts.CancelGrace = 5 * time.Second
+	opts.Metrics = scope
+	p := startPool(t, opts)
+	pid := workerPIDs(p)[0]
+
+	res, err := call(t, p, "spin", map[string]any{"seconds": 3})
+	require.NoError(t, err)
+	assert.JSONEq(t, fmt.Sprintf(`{"cancelled": false, "pid": %d}`, pid), string(res))
+	assert.Zero(t, counterValue(scope, metricRestarts, map[string]string{"reason": "unhealthy"}))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// The tool's one heartbeat pumps the socket itself, which would deliver a cancel sent at once:
+	// send it once the tool is spinning (nothing in Python marks that moment).
+	_, err = p.Call(ctx, Call{Tool: "spin", Args: json.RawMessage(`{"seconds": 60}`),
+		OnHeartbeat: func(Heartbeat) { time.AfterFunc(300*time.Millisecond, cancel) }})
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Contains(t, err.Error(), "python Cancelled", "the tool saw the cancel and returned")
+	assert.Equal(t, []int{pid}, workerPIDs(p), "the worker survives a cooperative cancel")
+	assert.Zero(t, counterValue(scope, metricRestarts, map[string]string{"reason": "cancel_timeout"}))
 }

@@ -357,7 +357,8 @@ func (w *worker) connect(ctx context.Context) error {
 	}
 	w.describe = desc
 	if err := w.openSession(); err != nil {
-		w.log.Warn("no session stream; calls use one Execute RPC each", slog.Any("error", err))
+		// Calls travel only on the session: a worker without one cannot serve.
+		return w.withExit(err)
 	}
 	return nil
 }

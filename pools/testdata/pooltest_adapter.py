@@ -61,6 +61,17 @@ class PoolTestAdapter(ThreadSafeAdapter):
         return os.getpid()
 
     @tool
+    def spin(self, ctx: ToolContext, seconds: float) -> dict:
+        """Heartbeat once, then hold the GIL in a pure-Python loop for `seconds` without heartbeats,
+        stopping early when cancelled."""
+        ctx.heartbeat({"pid": os.getpid()})
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if ctx.cancelled:
+                return {"cancelled": True, "pid": os.getpid()}
+        return {"cancelled": False, "pid": os.getpid()}
+
+    @tool
     def heartbeats(self, ctx: ToolContext, n: int) -> int:
         """Send n heartbeats with progress, then return n."""
         for i in range(n):

@@ -35,6 +35,9 @@ __all__ = ["PROTOCOL_VERSION", "Dispatcher", "gil_enabled", "load_adapter", "mai
 #: The bridge protocol version (see bridge.proto).
 PROTOCOL_VERSION = 1
 
+#: The values of --server.
+SERVERS = ("loop", "grpcio")
+
 _log = logging.getLogger("snakepool.server")
 
 
@@ -116,7 +119,7 @@ class _Sink(Protocol):
 
 
 class _Call:
-    __slots__ = ("call_id", "ctx", "done", "request", "sink", "spec")
+    __slots__ = ("call_id", "ctx", "done", "pump", "request", "sink", "spec")
 
     def __init__(self, request: pb.ExecuteRequest, call_id: str, spec: ToolSpec, sink: _Sink) -> None:
         self.request = request
@@ -125,10 +128,16 @@ class _Call:
         self.sink = sink
         self.ctx = ToolContext(call_id=call_id, tool=spec.name)
         self.done = False
+        #: Set while the call runs on the thread that also serves its RPC (the loop server's
+        #: process profile): it moves the RPC along (finished sends, cancels) between heartbeats.
+        self.pump: Callable[[], None] | None = None
 
     def heartbeat(self, details: bytes, progress: float) -> None:
         """The ToolContext's heartbeat sink."""
         self.sink.heartbeat(self, pb.Heartbeat(details_json=details, progress=progress))
+        pump = self.pump
+        if pump is not None:
+            pump()
 
 
 def _error(type_name: str, message: str, tb: str = "", non_retryable: bool = False) -> pb.Error:
@@ -212,9 +221,13 @@ class Dispatcher:
     """Runs tool calls of one adapter instance on ``max_workers`` tool threads.
 
     It admits at most ``max_workers`` calls at once (1 in the process profile) and answers further
-    ones with a retryable ``WorkerBusy`` error instead of queueing them. Tools always run on the
-    dispatcher's own tool threads (in the process profile on one thread, ``snakepool-tool-0``, for
-    the life of the process), never on gRPC threads. Ping, Cancel and Describe never wait for tools.
+    ones with a retryable ``WorkerBusy`` error instead of queueing them. Tools run on tool threads
+    named ``snakepool-tool-<i>`` (in the process profile on one thread, ``snakepool-tool-0``, for
+    the life of the process), never on threads that answer Ping, Cancel and Describe.
+
+    ``tool_threads`` (default ``max_workers``) is how many tool threads the dispatcher starts and
+    feeds through :meth:`start`. A server that owns its tool thread passes 0 and runs admitted
+    calls itself (:meth:`admit`, then :meth:`run`).
     """
 
     def __init__(
@@ -224,6 +237,7 @@ class Dispatcher:
         mode: str,
         max_workers: int,
         checker: ThreadSafetyChecker | None = None,
+        tool_threads: int | None = None,
     ) -> None:
         self.adapter = adapter
         self.mode = mode
@@ -253,12 +267,8 @@ class Dispatcher:
             pid=self._pid,
             protocol_version=PROTOCOL_VERSION,
         )
-        self._threads = [
-            threading.Thread(target=self._work, name=f"snakepool-tool-{i}", daemon=True)
-            for i in range(max_workers)
-        ]
-        for t in self._threads:
-            t.start()
+        self._threads: list[threading.Thread] = []
+        self.start_threads(max_workers if tool_threads is None else tool_threads)
 
     # --- RPCs ------------------------------------------------------------------------------------
 
@@ -302,6 +312,17 @@ class Dispatcher:
         A call that cannot start (unknown tool, no free slot, duplicate id, worker stopping) gets
         its error through ``sink.finish`` at once, and None is returned.
         """
+        call = self.admit(request, sink)
+        if call is not None:
+            self.enqueue(call)
+        return call
+
+    def admit(self, request: pb.ExecuteRequest, sink: _Sink) -> _Call | None:
+        """Admit a call without queueing it: the caller then runs it with :meth:`run`.
+
+        A call that cannot start gets its error through ``sink.finish`` at once, and None is
+        returned, as with :meth:`start`.
+        """
         call_id = request.call_id or f"anonymous-{next(self._anon)}"
         spec = self.tools.get(request.tool)
         if spec is None:
@@ -323,7 +344,6 @@ class Dispatcher:
                 busy = f"worker is stopping ({self._stopping})"
             else:
                 active[call_id] = call
-                self._jobs.put(call)
                 return call
         sink.finish(call_id, None, _error("WorkerBusy", busy))
         return None
@@ -370,11 +390,7 @@ class Dispatcher:
         return iter(events.get, None)
 
     def _serve_session(self, requests: Iterator[pb.SessionRequest], session: _Session) -> None:
-        with self._lock:
-            stopping = self._stopping
-            self._sessions.add(session)
-        if stopping:
-            session.close()
+        self.open_session(session)
         start = self.start
         cancel = self.cancel
         reason = "the Session stream ended"
@@ -392,16 +408,40 @@ class Dispatcher:
             _log.exception("internal error serving a Session stream; ending it")
             reason = "the Session stream failed"
         finally:
-            with self._lock:
-                self._sessions.discard(session)
-                calls = [call for call in self._active.values() if call.sink is session]
-            for call in calls:
-                call.ctx.cancel(reason)
-            if calls:
-                _log.info("%s; cancelled its %d running call(s)", reason, len(calls))
+            self.end_session(session, reason)
+
+    def open_session(self, session: _Session) -> None:
+        """Track a Session sink, so that :meth:`stop` ends it (at once when stopping already)."""
+        with self._lock:
+            stopping = self._stopping
+            self._sessions.add(session)
+        if stopping:
             session.close()
 
+    def end_session(self, session: _Session, reason: str) -> None:
+        """The requests of a Session are over: cancel its running calls (with ``reason``) and end
+        the RPC once they have finished."""
+        with self._lock:
+            self._sessions.discard(session)
+            calls = [call for call in self._active.values() if call.sink is session]
+        for call in calls:
+            call.ctx.cancel(reason)
+        if calls:
+            _log.info("%s; cancelled its %d running call(s)", reason, len(calls))
+        session.close()
+
     # --- tool threads ----------------------------------------------------------------------------
+
+    def start_threads(self, count: int) -> None:
+        """Start ``count`` more tool threads (for a dispatcher created with ``tool_threads=0``)."""
+        first = len(self._threads)
+        threads = [
+            threading.Thread(target=self._work, name=f"snakepool-tool-{i}", daemon=True)
+            for i in range(first, first + count)
+        ]
+        self._threads.extend(threads)
+        for t in threads:
+            t.start()
 
     def stop_threads(self) -> None:
         for _ in self._threads:
@@ -418,6 +458,14 @@ class Dispatcher:
                 run(call)
             except BaseException:  # a sink failed to deliver; keep the tool thread
                 _log.exception("cannot deliver the end of call %s", call.call_id)
+
+    def run(self, call: _Call) -> None:
+        """Run an admitted call on this thread and deliver its end to its sink."""
+        self._run(call)
+
+    def enqueue(self, call: _Call) -> None:
+        """Queue an admitted call for the tool threads."""
+        self._jobs.put(call)
 
     def _run(self, call: _Call) -> None:
         call_id = call.call_id
@@ -586,6 +634,14 @@ def _parser() -> argparse.ArgumentParser:
         help="make thread-safety findings errors (implies the check)",
     )
     p.add_argument(
+        "--server",
+        choices=SERVERS,
+        default=os.environ.get("SNAKEPOOL_SERVER") or "loop",
+        help="how RPCs are served: 'loop' (default; one thread carries a call from request to "
+        "result) or 'grpcio' (grpc.server; slower, public grpcio API only). Default from "
+        "SNAKEPOOL_SERVER, else loop",
+    )
+    p.add_argument(
         "--shutdown-grace",
         type=float,
         default=5.0,
@@ -621,6 +677,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     opts = _parser().parse_args(argv)
     if opts.max_workers < 1:
         _parser().error("--max-workers must be at least 1")
+    if opts.server not in SERVERS:  # a bad SNAKEPOOL_SERVER (argparse checks only given values)
+        choices = ", ".join(SERVERS)
+        _parser().error(f"--server (or SNAKEPOOL_SERVER) must be one of {choices}, got {opts.server!r}")
     pid = os.getpid()
     worker_id = opts.worker_id or f"pid-{pid}"
     handshake_fd: int | None = opts.handshake_fd
@@ -675,10 +734,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         set_up = True
         if checker is not None:
             checker.check_libraries()
-        dispatcher = Dispatcher(adapter, opts.adapter, mode, max_workers, checker)
+        # The loop server's process profile runs calls on its own call thread.
+        inline = opts.server == "loop" and mode == "process"
+        dispatcher = Dispatcher(
+            adapter, opts.adapter, mode, max_workers, checker, tool_threads=0 if inline else None
+        )
         if not dispatcher.tools:
             _log.warning("adapter %s has no @tool methods", opts.adapter)
-        server = _start_server(dispatcher, opts.socket, max_workers)
+        server = _start_server(dispatcher, opts.socket, max_workers, opts.server, inline)
     except BaseException as exc:
         _log.error("cannot start adapter %s: %s: %s", opts.adapter, type(exc).__name__, exc, exc_info=exc)
         error = {
@@ -696,11 +759,12 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     gil = gil_enabled()
     _log.info(
-        "serving %s on unix:%s (mode=%s, max_workers=%d, pid=%d, python=%s, gil=%s)",
+        "serving %s on unix:%s (mode=%s, max_workers=%d, server=%s, pid=%d, python=%s, gil=%s)",
         opts.adapter,
         opts.socket,
         mode,
         max_workers,
+        opts.server,
         pid,
         sys.version.split()[0],
         "enabled" if gil else "disabled",
@@ -741,7 +805,7 @@ def _teardown(adapter: Adapter) -> None:
         _log.exception("teardown of the adapter failed")
 
 
-def _start_server(dispatcher: Dispatcher, socket_path: str, max_workers: int) -> Any:
+def _start_server(dispatcher: Dispatcher, socket_path: str, max_workers: int, kind: str, inline: bool) -> Any:
     if len(os.fsencode(socket_path)) > 107:
         raise ValueError(
             f"socket path is too long for a Unix socket ({len(socket_path)} > 107 bytes): {socket_path}"
@@ -751,15 +815,32 @@ def _start_server(dispatcher: Dispatcher, socket_path: str, max_workers: int) ->
             os.unlink(socket_path)
     except FileNotFoundError:
         pass
+    options: list[tuple[str, Any]] = [
+        ("grpc.max_receive_message_length", -1),
+        ("grpc.max_send_message_length", -1),
+        ("grpc.so_reuseport", 0),
+    ]
+    if kind == "loop":
+        try:
+            from ._loop import LoopServer
+
+            return LoopServer(dispatcher, f"unix:{socket_path}", options, inline)
+        except (ImportError, AttributeError, TypeError) as exc:
+            # grpc._cython is not a public API: a grpcio release that changed it must not stop
+            # the worker, only slow it down.
+            _log.warning(
+                "cannot serve with the loop server on grpcio %s (%s: %s); serving with grpc.server",
+                grpc.__version__,
+                type(exc).__name__,
+                exc,
+            )
+            if inline:  # the dispatcher has no tool thread of its own yet
+                dispatcher.start_threads(max_workers)
     # Each open Session holds an RPC thread (its reader) and each Execute one per running call; the
     # rest answer Ping, Cancel, Describe and WorkerBusy rejections while tools are busy.
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers + 8, thread_name_prefix="snakepool-rpc"),
-        options=[
-            ("grpc.max_receive_message_length", -1),
-            ("grpc.max_send_message_length", -1),
-            ("grpc.so_reuseport", 0),
-        ],
+        options=options,
     )
     pb_grpc.add_BridgeServicer_to_server(_Servicer(dispatcher), server)  # type: ignore[no-untyped-call]
     try:

@@ -59,6 +59,8 @@ type BridgeClient interface {
 	// call_id: zero or more heartbeats, then exactly one result or error per call. Events of one call
 	// are in order. When the stream ends (the Go side went away), every running call is cancelled.
 	// One long-lived stream costs far less per call than one RPC per call, which is why calls use it.
+	// While a process-profile tool runs, its worker reads the stream at its heartbeats and every
+	// 20 ms, so a Cancel message may take that long to reach the tool.
 	Session(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[SessionRequest, SessionEvent], error)
 	// Execute runs one call on an RPC of its own: zero or more heartbeats, then exactly one result or
 	// error event; cancelling the RPC cancels the call. It is the simple form, for tools such as
@@ -155,6 +157,8 @@ type BridgeServer interface {
 	// call_id: zero or more heartbeats, then exactly one result or error per call. Events of one call
 	// are in order. When the stream ends (the Go side went away), every running call is cancelled.
 	// One long-lived stream costs far less per call than one RPC per call, which is why calls use it.
+	// While a process-profile tool runs, its worker reads the stream at its heartbeats and every
+	// 20 ms, so a Cancel message may take that long to reach the tool.
 	Session(grpc.BidiStreamingServer[SessionRequest, SessionEvent]) error
 	// Execute runs one call on an RPC of its own: zero or more heartbeats, then exactly one result or
 	// error event; cancelling the RPC cancels the call. It is the simple form, for tools such as

@@ -79,6 +79,8 @@ class BridgeServicer:
         call_id: zero or more heartbeats, then exactly one result or error per call. Events of one call
         are in order. When the stream ends (the Go side went away), every running call is cancelled.
         One long-lived stream costs far less per call than one RPC per call, which is why calls use it.
+        While a process-profile tool runs, its worker reads the stream at its heartbeats and every
+        20 ms, so a Cancel message may take that long to reach the tool.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
