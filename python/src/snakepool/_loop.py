@@ -15,8 +15,10 @@ makes a no-op round trip about 0.6x as long (docs/performance.md has the figures
 While a process-profile tool runs, its thread does not poll. Its heartbeats pump the queue (so
 they leave at once), and once the call has run for 20 ms a helper thread (``snakepool-pump``)
 pumps it every 20 ms: Ping and Cancel RPCs are answered, a cancel message on the Session reaches
-the tool and a second call is refused with WorkerBusy. Events the helper pumps never run a tool:
-a call admitted there (the running one just ended) goes to the tool thread.
+the tool and a second call is refused with WorkerBusy. (An idle worker's helper looks only every
+250 ms, so a long call that starts after a quiet spell is first pumped within 270 ms.) Events
+the helper pumps never run a tool: a call admitted there (the running one just ended) goes to
+the tool thread.
 
 ``grpc._cython`` is not a public API. ``--server grpcio`` (or ``SNAKEPOOL_SERVER=grpcio``)
 serves the same protocol from ``grpc.server`` instead, and the test suite runs against both.
@@ -44,6 +46,8 @@ _log = logging.getLogger("snakepool.server")
 _SERVICE = "/snakepool.bridge.v1.Bridge/"
 #: How long an inline call runs before the helper thread pumps the queue, and how often it does.
 _PUMP_INTERVAL = 0.02
+#: How often the helper looks while no call has run since it last looked (an idle worker).
+_PUMP_IDLE_INTERVAL = 0.25
 _NO_FLAGS = 0
 _OK = cygrpc.StatusCode.ok
 
@@ -312,6 +316,7 @@ class LoopServer:
         self._pump_lock = threading.Lock()
         self._inline_since = 0.0
         self._handed_over: list[_Call] = []
+        self._runs = 0  # inline calls started: tells the helper whether calls come in
         self._server = cygrpc.Server(tuple(options), False)
         self._cq = cygrpc.CompletionQueue()
         self._server.register_completion_queue(self._cq)
@@ -398,6 +403,7 @@ class LoopServer:
             self._handed_over.append(call)
             return
         while True:
+            self._runs += 1
             with self._pump_lock:
                 self._inline_since = time.monotonic()
             call.pump = self._pump
@@ -424,14 +430,21 @@ class LoopServer:
         polls nothing), handle the queue every 20 ms: Ping, Cancel, WorkerBusy answers, sends.
 
         It polls only then: a second thread waiting on the queue would take turns at reading the
-        socket with the tool thread and hand it every other message.
+        socket with the tool thread and hand it every other message. It looks every 20 ms while
+        calls come in, and every 250 ms while none has since it last looked, so that an idle
+        worker costs next to no CPU.
         """
-        while not self._stopped.wait(_PUMP_INTERVAL):
+        interval = _PUMP_INTERVAL
+        seen = self._runs
+        while not self._stopped.wait(interval):
             since = self._inline_since
             if since and time.monotonic() - since >= _PUMP_INTERVAL:
                 with self._pump_lock:
                     if self._inline_since:
                         self._drain()
+            runs = self._runs
+            interval = _PUMP_INTERVAL if since or runs != seen else _PUMP_IDLE_INTERVAL
+            seen = runs
 
     def _drain(self) -> None:
         # Called with _pump_lock held.

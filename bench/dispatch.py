@@ -1,0 +1,43 @@
+"""Python's own cost per call: Dispatcher.admit and Dispatcher.run of a no-op tool, in-process.
+
+Usage: .venv/bin/python bench/dispatch.py [calls]   (default 50000)
+
+No gRPC and no socket: this is the floor under the Python side of BenchmarkNoop (pools/bench_test.go).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from snakepool._server import Dispatcher, _Session
+from snakepool.bridge.v1 import bridge_pb2 as pb
+from snakepool.examples.showcase import ShowcaseAdapter
+
+
+def main() -> None:
+    calls = int(sys.argv[1]) if len(sys.argv) > 1 else 50_000
+    dispatcher = Dispatcher(ShowcaseAdapter(), "showcase", "process", 1, tool_threads=0)
+    sink = _Session(
+        lambda event: event.SerializeToString() if event is not None else None
+    )
+    message = pb.SessionRequest(
+        start=pb.ExecuteRequest(
+            call_id="c", tool="noop", args_json=b"{}", info=pb.CallInfo()
+        )
+    ).SerializeToString()
+    begin = time.perf_counter()
+    for _ in range(calls):
+        request = pb.SessionRequest.FromString(message)
+        sink.started += 1
+        call = dispatcher.admit(request.start, sink)
+        assert call is not None
+        dispatcher.run(call)
+    elapsed = time.perf_counter() - begin
+    print(
+        f"{calls} calls: {elapsed / calls * 1e6:.1f} µs of Python per call (parse, admit, run, result)"
+    )
+
+
+if __name__ == "__main__":
+    main()
