@@ -4,6 +4,8 @@ is particular to each. The rest of the suite runs against SNAKEPOOL_SERVER (defa
 
 from __future__ import annotations
 
+import collections
+import json
 import os
 import subprocess
 import sys
@@ -13,7 +15,8 @@ from typing import Any
 
 import grpc
 import pytest
-from conftest import SHOWCASE, Server, server_env
+from conftest import SHOWCASE, TEST_ADAPTER, Server, ServerFactory, server_env
+from test_session import SessionClient
 
 import snakepool._loop
 from snakepool._server import Dispatcher, _start_server
@@ -31,6 +34,34 @@ def _raw_unary(server: Server, method: str, body: bytes) -> grpc.RpcError:
         call(body, timeout=5)
     error: grpc.RpcError = info.value
     return error
+
+
+def test_calls_that_race_a_running_call_end_once_and_run_on_the_tool_thread(servers: ServerFactory) -> None:
+    # A Start sent while a process-profile call runs is answered WorkerBusy (when the worker reads
+    # it during the call) or runs after it (when read after), on the tool thread either way; it can
+    # also be read by the loop server's pump helper just as the running call ends, and must then be
+    # handed to the tool thread. Bounded: 60 rounds of about 30 ms.
+    server = servers.start(TEST_ADAPTER)
+    session = SessionClient(server)
+    outcomes: collections.Counter[str] = collections.Counter()
+    try:
+        for i in range(60):
+            running = session.start("compute", {"x": 0.02 + (i % 5) * 0.005})
+            racing = session.start("thread_name")
+            assert session.result(running) == pytest.approx((0.02 + (i % 5) * 0.005) ** 2)
+            events = session.finish(racing)
+            assert len(events) == 1
+            if events[0].HasField("error"):
+                assert events[0].error.type == "WorkerBusy"
+                outcomes["busy"] += 1
+            else:
+                assert json.loads(events[0].result.result_json) == "snakepool-tool-0"
+                outcomes["ran"] += 1
+    finally:
+        session.abort()
+    assert sum(outcomes.values()) == 60
+    assert len(session.events) == 120, "one end per call, no more"
+    assert server.ping().active_calls == 0
 
 
 def test_an_unknown_method_is_unimplemented(process_server: Server) -> None:
