@@ -111,8 +111,9 @@ def test_without_the_loop_server_api_grpc_server_serves(
     # As if a grpcio release had changed grpc._cython: the worker must still serve, more slowly.
     monkeypatch.setattr(snakepool._loop, "cygrpc", object())
     sock = f"/tmp/sp-fallback-{os.getpid()}.sock"
-    server: Any = _start_server(inline_dispatcher, sock, 1, "loop", inline=True)
+    server, served_by = _start_server(inline_dispatcher, sock, 1, "loop", inline=True)
     try:
+        assert served_by == "grpcio"
         assert any("serving with grpc.server" in r.getMessage() for r in caplog.records)
         with grpc.insecure_channel(f"unix:{sock}") as channel:
             stub: Any = pb_grpc.BridgeStub(channel)  # type: ignore[no-untyped-call]

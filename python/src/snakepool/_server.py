@@ -223,7 +223,7 @@ class Dispatcher:
     It admits at most ``max_workers`` calls at once (1 in the process profile) and answers further
     ones with a retryable ``WorkerBusy`` error instead of queueing them. Tools run on tool threads
     named ``snakepool-tool-<i>`` (in the process profile on one thread, ``snakepool-tool-0``, for
-    the life of the process), never on threads that answer Ping, Cancel and Describe.
+    the life of the process); Ping, Cancel and Describe never wait for a tool to return.
 
     ``tool_threads`` (default ``max_workers``) is how many tool threads the dispatcher starts and
     feeds through :meth:`start`. A server that owns its tool thread passes 0 and runs admitted
@@ -741,7 +741,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
         if not dispatcher.tools:
             _log.warning("adapter %s has no @tool methods", opts.adapter)
-        server = _start_server(dispatcher, opts.socket, max_workers, opts.server, inline)
+        server, served_by = _start_server(dispatcher, opts.socket, max_workers, opts.server, inline)
     except BaseException as exc:
         _log.error("cannot start adapter %s: %s: %s", opts.adapter, type(exc).__name__, exc, exc_info=exc)
         error = {
@@ -764,7 +764,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         opts.socket,
         mode,
         max_workers,
-        opts.server,
+        served_by,
         pid,
         sys.version.split()[0],
         "enabled" if gil else "disabled",
@@ -805,7 +805,11 @@ def _teardown(adapter: Adapter) -> None:
         _log.exception("teardown of the adapter failed")
 
 
-def _start_server(dispatcher: Dispatcher, socket_path: str, max_workers: int, kind: str, inline: bool) -> Any:
+def _start_server(
+    dispatcher: Dispatcher, socket_path: str, max_workers: int, kind: str, inline: bool
+) -> tuple[Any, str]:
+    """Serve ``dispatcher`` on ``socket_path`` with the ``kind`` of server; return the server and
+    the kind that serves (``grpcio`` when the loop server cannot start on this grpcio)."""
     if len(os.fsencode(socket_path)) > 107:
         raise ValueError(
             f"socket path is too long for a Unix socket ({len(socket_path)} > 107 bytes): {socket_path}"
@@ -824,7 +828,7 @@ def _start_server(dispatcher: Dispatcher, socket_path: str, max_workers: int, ki
         try:
             from ._loop import LoopServer
 
-            return LoopServer(dispatcher, f"unix:{socket_path}", options, inline)
+            return LoopServer(dispatcher, f"unix:{socket_path}", options, inline), "loop"
         except (ImportError, AttributeError, TypeError) as exc:
             # grpc._cython is not a public API: a grpcio release that changed it must not stop
             # the worker, only slow it down.
@@ -834,6 +838,8 @@ def _start_server(dispatcher: Dispatcher, socket_path: str, max_workers: int, ki
                 type(exc).__name__,
                 exc,
             )
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(socket_path)  # a loop server that got as far as listening
             if inline:  # the dispatcher has no tool thread of its own yet
                 dispatcher.start_threads(max_workers)
     # Each open Session holds an RPC thread (its reader) and each Execute one per running call; the
@@ -850,4 +856,4 @@ def _start_server(dispatcher: Dispatcher, socket_path: str, max_workers: int, ki
     if port == 0:
         raise OSError(f"cannot listen on unix:{socket_path}")
     server.start()
-    return server
+    return server, "grpcio"
