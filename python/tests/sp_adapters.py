@@ -146,6 +146,17 @@ class TestAdapter(ShowcaseAdapter):
         return {"a": a, "b": b, "tags": tags, "mode": mode, "weights": weights, "b_type": type(b).__name__}
 
     @thread_safe_method
+    @tool(description="Return at once, leaving a thread that heartbeats every millisecond for `seconds`")
+    def leave_heartbeating(self, ctx: ToolContext, seconds: float) -> None:
+        def beat() -> None:
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline:
+                ctx.heartbeat("late")
+                time.sleep(0.001)
+
+        threading.Thread(target=beat, daemon=True).start()
+
+    @thread_safe_method
     @tool(description="Start `sleep 300` in this process group and return its pid")
     def spawn_child(self) -> int:
         child = subprocess.Popen(["sleep", "300"])

@@ -64,6 +64,22 @@ def test_calls_that_race_a_running_call_end_once_and_run_on_the_tool_thread(serv
     assert server.ping().active_calls == 0
 
 
+def test_a_thread_left_heartbeating_does_not_disturb_later_calls(servers: ServerFactory) -> None:
+    # Its heartbeats are dropped (its call is over), and must not make it serve the socket: a call
+    # it read would never run. Bounded: 300 no-op calls while it beats for 2 s.
+    server = servers.start(TEST_ADAPTER)
+    session = SessionClient(server)
+    try:
+        leaver = session.start("leave_heartbeating", {"seconds": 2})
+        assert session.result(leaver) is None
+        for _ in range(300):
+            assert session.result(session.start("noop")) is None
+    finally:
+        session.abort()
+    leaver_events = [e for e in session.events if e.call_id == leaver]
+    assert leaver_events[-1].HasField("result"), "no heartbeat after the call's end"
+
+
 def test_an_unknown_method_is_unimplemented(process_server: Server) -> None:
     err = _raw_unary(process_server, "NoSuchMethod", b"")
     assert err.code() == grpc.StatusCode.UNIMPLEMENTED

@@ -418,10 +418,15 @@ class LoopServer:
             call = handed_over[0]  # one at most: the dispatcher admits one call at a time
 
     def _pump(self) -> None:
-        """Handle the queue's ready events from a tool's heartbeat, without waiting."""
+        """Handle the queue's ready events from a tool's heartbeat, without waiting.
+
+        Only while a call runs inline: a heartbeat can come from a thread the tool left running
+        after its call ended, when the tool thread polls the queue itself.
+        """
         if self._pump_lock.acquire(blocking=False):  # else the helper is pumping
             try:
-                self._drain()
+                if self._inline_since:
+                    self._drain()
             finally:
                 self._pump_lock.release()
 
