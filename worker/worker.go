@@ -24,7 +24,6 @@ import (
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/snakepool/snakepool/activities"
 	"github.com/snakepool/snakepool/pools"
 	"github.com/snakepool/snakepool/workflows"
 )
@@ -131,18 +130,15 @@ func (w *Worker) start(ctx context.Context, metrics tally.Scope) error {
 	}
 	for i, pool := range w.pools {
 		pc := w.cfg.Pools[i]
-		tuner, slots, err := NewPoolTuner(pool)
-		if err != nil {
-			return fmt.Errorf("worker: pool %q: %w", pc.Name, err)
-		}
-		tw := sdkworker.New(w.client, pc.TaskQueue, sdkworker.Options{
+		tw, slots, tools, err := newPoolWorker(w.client, pc.TaskQueue, pool, sdkworker.Options{
 			DisableWorkflowWorker:            true, // activities only
-			Tuner:                            tuner,
 			WorkerStopTimeout:                w.cfg.Temporal.WorkerStopTimeout,
 			Identity:                         w.cfg.Temporal.Identity,
 			DefaultHeartbeatThrottleInterval: pc.HeartbeatInterval,
-		})
-		tools := activities.Register(tw, pool, pc.ActivityOptions())
+		}, RegisterOptions{Activities: pc.ActivityOptions(), CatchUnknownTools: true}) // the pool's own task queue
+		if err != nil {
+			return err
+		}
 		if err := tw.Start(); err != nil {
 			return fmt.Errorf("worker: start the Temporal worker of pool %q on task queue %q: %w", pc.Name, pc.TaskQueue, err)
 		}

@@ -36,7 +36,8 @@ func Build(t testing.TB, pkg string) string {
 }
 
 // Config copies the config file rel (relative to the repository root, e.g. "examples/ml.yaml")
-// into the test's temporary directory with its pools' `python: ../.venv/bin/python` replaced by
+// into the test's temporary directory with its pools' `python: ../.venv/bin/python` (or
+// ../../.venv/bin/python, and so on) replaced by
 // the interpreter the tests use, and the relative `dir:` of its pools made absolute, so that the
 // copy behaves like the original wherever the tests' interpreter is. It returns the copy's path.
 func Config(t testing.TB, rel string) string {
@@ -46,10 +47,10 @@ func Config(t testing.TB, rel string) string {
 	if err != nil {
 		t.Fatalf("examplestest: %v", err)
 	}
-	text := strings.ReplaceAll(string(data), "python: ../.venv/bin/python", "python: "+testenv.Python(t))
-	if !strings.Contains(text, "python: "+testenv.Python(t)) {
+	if !venvPython.Match(data) {
 		t.Fatalf("examplestest: %s names no `python: ../.venv/bin/python` to replace", rel)
 	}
+	text := venvPython.ReplaceAllLiteralString(string(data), "python: "+testenv.Python(t))
 	base := filepath.Dir(filepath.Join(root, rel))
 	text = dirField.ReplaceAllStringFunc(text, func(field string) string {
 		m := dirField.FindStringSubmatch(field)
@@ -64,6 +65,9 @@ func Config(t testing.TB, rel string) string {
 	}
 	return path
 }
+
+// venvPython is a pool's python field naming the repository's .venv.
+var venvPython = regexp.MustCompile(`python: (\.\./)+\.venv/bin/python`)
 
 // dirField is a pool's `dir:` field in a YAML config: the text before the value, and the value.
 var dirField = regexp.MustCompile(`(?m)^(\s*(?:- )?dir: )([^\s#]+)`)
@@ -203,6 +207,19 @@ func (p *Process) Wait(t testing.TB, timeout time.Duration) error {
 		t.Fatalf("examplestest: %s did not exit within %s", filepath.Base(p.Cmd.Path), timeout)
 		return nil
 	}
+}
+
+// PythonChildren returns the pids of the live snakepool Python servers whose parent is pid.
+func PythonChildren(t testing.TB, pid int) []int {
+	t.Helper()
+	var out []int
+	for _, child := range Children(t, pid) {
+		cmdline, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(child), "cmdline"))
+		if err == nil && strings.Contains(string(cmdline), "snakepool.server") {
+			out = append(out, child)
+		}
+	}
+	return out
 }
 
 // Children returns the pids of the live processes whose parent is pid.
