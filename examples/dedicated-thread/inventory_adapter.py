@@ -41,7 +41,9 @@ class InventoryAdapter(ThreadSafeAdapter):
         return int(stock), threading.current_thread().name
 
     @thread_safe_method
-    @tool(description="Record a stock movement (after checking it for `work_seconds`) and return the new stock")
+    @tool(
+        description="Record a stock movement (after checking it for `work_seconds`) and return the new stock"
+    )
     def record(self, item: str, qty: int, ctx: ToolContext, work_seconds: float = 0.0) -> dict[str, Any]:
         """Validate the movement on the tool's own thread, then write it on the dedicated thread.
 
@@ -52,14 +54,24 @@ class InventoryAdapter(ThreadSafeAdapter):
         """
         ctx.sleep(work_seconds)  # runs concurrently on the pool's threads
         stock, db_thread = call_in_thread(self._record, item, qty)
-        return {"item": item, "stock": stock, "tool_thread": threading.current_thread().name, "db_thread": db_thread}
+        return {
+            "item": item,
+            "stock": stock,
+            "tool_thread": threading.current_thread().name,
+            "db_thread": db_thread,
+        }
 
     @thread_safe_method
     @tool(description="The stock of every item, and the thread that read it")
     def stock(self) -> dict[str, Any]:
         def read() -> dict[str, Any]:
-            rows = self.conn.execute("select item, sum(qty) from moves group by item order by item").fetchall()
-            return {"stock": {item: int(qty) for item, qty in rows}, "db_thread": threading.current_thread().name}
+            rows = self.conn.execute(
+                "select item, sum(qty) from moves group by item order by item"
+            ).fetchall()
+            return {
+                "stock": {item: int(qty) for item, qty in rows},
+                "db_thread": threading.current_thread().name,
+            }
 
         started = time.perf_counter()
         out = call_in_thread(read)

@@ -23,7 +23,11 @@ __all__ = ["ProfilesAdapter"]
 
 
 def _where(started: float) -> dict[str, Any]:
-    return {"pid": os.getpid(), "thread": threading.current_thread().name, "seconds": time.perf_counter() - started}
+    return {
+        "pid": os.getpid(),
+        "thread": threading.current_thread().name,
+        "seconds": time.perf_counter() - started,
+    }
 
 
 class ProfilesAdapter(ThreadSafeAdapter):
@@ -39,7 +43,9 @@ class ProfilesAdapter(ThreadSafeAdapter):
         return {"result": count, **_where(started)}
 
     @thread_safe_method
-    @tool(description="SHA-256 of a zero buffer of megabytes MiB, rounds times (C code that releases the GIL)")
+    @tool(
+        description="SHA-256 of a zero buffer of megabytes MiB, rounds times (C code that releases the GIL)"
+    )
     def hash_data(self, megabytes: int, rounds: int) -> dict[str, Any]:
         started = time.perf_counter()
         data = bytes(megabytes << 20)

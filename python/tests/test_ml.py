@@ -142,7 +142,11 @@ def test_predict(ml_server: Server) -> None:
 
 
 def test_pick_best_ranks_by_the_metric(ml_server: Server) -> None:
-    candidates = [{"loss": "hinge", "macro_f1": 0.91}, {"loss": "log_loss", "macro_f1": 0.95}, {"macro_f1": 0.93}]
+    candidates = [
+        {"loss": "hinge", "macro_f1": 0.91},
+        {"loss": "log_loss", "macro_f1": 0.95},
+        {"macro_f1": 0.93},
+    ]
     best = ml_server.call("pick_best", {"candidates": candidates, "metric": "macro_f1"})
     summary = {"index": 1, "metric": "macro_f1", "value": 0.95, "margin": 0.95 - 0.93}
     assert best == summary | {"loss": "log_loss", "macro_f1": 0.95}

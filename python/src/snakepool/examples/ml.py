@@ -159,7 +159,9 @@ class DigitsAdapter(ThreadSafeAdapter):
         for i, candidate in enumerate(candidates):
             value = candidate.get(metric)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise InvalidArguments(f"candidates[{i}] has no numeric {metric!r} (its keys: {sorted(candidate)})")
+                raise InvalidArguments(
+                    f"candidates[{i}] has no numeric {metric!r} (its keys: {sorted(candidate)})"
+                )
             scores.append(float(value))
         ranked = sorted(range(len(scores)), key=lambda i: scores[i], reverse=True)
         best = ranked[0]
