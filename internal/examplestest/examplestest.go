@@ -160,11 +160,24 @@ func (p *Process) Stdout() string {
 	return p.stdout.String()
 }
 
+// Lines is the number of output lines so far: a mark for WaitLineFrom.
+func (p *Process) Lines() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.lines)
+}
+
 // WaitLine waits (at most timeout) for an output line for which match is true, and returns it.
 func (p *Process) WaitLine(t testing.TB, what string, timeout time.Duration, match func(line string) bool) string {
 	t.Helper()
+	return p.WaitLineFrom(t, 0, what, timeout, match)
+}
+
+// WaitLineFrom is WaitLine among the lines after the first from.
+func (p *Process) WaitLineFrom(t testing.TB, from int, what string, timeout time.Duration, match func(line string) bool) string {
+	t.Helper()
 	deadline := time.After(timeout)
-	seen := 0
+	seen := from
 	for {
 		p.mu.Lock()
 		lines, changed := p.lines[seen:], p.changed
@@ -189,8 +202,14 @@ func (p *Process) WaitLine(t testing.TB, what string, timeout time.Duration, mat
 // returns it decoded.
 func (p *Process) WaitLog(t testing.TB, msg string, timeout time.Duration) map[string]any {
 	t.Helper()
+	return p.WaitLogFrom(t, 0, msg, timeout)
+}
+
+// WaitLogFrom is WaitLog among the lines after the first from.
+func (p *Process) WaitLogFrom(t testing.TB, from int, msg string, timeout time.Duration) map[string]any {
+	t.Helper()
 	var record map[string]any
-	p.WaitLine(t, "log "+strconv.Quote(msg), timeout, func(line string) bool {
+	p.WaitLineFrom(t, from, "log "+strconv.Quote(msg), timeout, func(line string) bool {
 		record = nil
 		return json.Unmarshal([]byte(line), &record) == nil && record["msg"] == msg
 	})
