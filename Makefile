@@ -63,9 +63,10 @@ proto: $(VENV)/.installed $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc ## rege
 lint: $(VENV)/.installed ## gofmt, go vet, ruff, mypy
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	go vet ./...
-	$(VENV)/bin/ruff check python bench
-	$(VENV)/bin/ruff format --check python bench
+	$(VENV)/bin/ruff check python bench examples
+	$(VENV)/bin/ruff format --check python bench examples
 	cd python && $(VENV)/bin/mypy
+	cd python && $(VENV)/bin/mypy $(addprefix ../,$(shell git ls-files 'examples/*.py'))  # the examples, strict too
 
 .PHONY: test
 test: deps lint ## install what is missing, then run the Go tests (unit + integration) and pytest

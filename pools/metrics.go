@@ -21,6 +21,7 @@ const (
 	metricRecycles           = "pool_worker_recycles"      // counter, tag reason
 	metricMissedHealthChecks = "pool_missed_health_checks" // counter
 	metricWorkerMemory       = "pool_worker_memory_bytes"  // gauge, tag slot: resident memory
+	metricWorkerDevice       = "pool_worker_device"        // gauge 1, tags slot and device: Options.Devices
 )
 
 // callLatencyBuckets span a no-op round trip (tens of microseconds) to long jobs (an hour).
@@ -76,6 +77,11 @@ func (m *poolMetrics) workerMemory(slot int) tally.Gauge {
 		m.memory[slot] = g
 	}
 	return g
+}
+
+// workerDevice records which device a worker slot has (an info metric: always 1).
+func (m *poolMetrics) workerDevice(slot int, device string) {
+	m.scope.Tagged(map[string]string{"slot": strconv.Itoa(slot), "device": device}).Gauge(metricWorkerDevice).Update(1)
 }
 
 // updateGaugesLocked reports the slot counts. Under p.mu.

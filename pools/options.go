@@ -41,6 +41,7 @@ const (
 	DefaultMaxRestartBackoff     = 30 * time.Second
 	DefaultCrashLoopThreshold    = 5
 	DefaultCrashLoopWindow       = time.Minute
+	DefaultDeviceEnv             = "CUDA_VISIBLE_DEVICES"
 )
 
 // threadEnvVars are the thread-count variables of the numeric libraries. The process profile sets
@@ -84,6 +85,18 @@ type Options struct {
 	Env map[string]string
 	// Dir is the working directory of the Python processes. Default: this process's directory.
 	Dir string
+	// Devices gives each Python process its own accelerator: the process of worker slot i gets
+	// DeviceEnv=Devices[i % len(Devices)]. A slot is a stable index in [0, Size): a process that
+	// replaces a crashed, killed or recycled one takes its slot, and so its device. An entry may
+	// name several devices ("0,1") for a process that uses more than one; with fewer entries
+	// than Size, slots share devices round robin. (A recycled process's replacement starts before
+	// it stops, so the device briefly hosts both.) Default: none (DeviceEnv is left as inherited).
+	Devices []string
+	// DeviceEnv is the environment variable that carries a process's device, e.g.
+	// CUDA_VISIBLE_DEVICES (NVIDIA), HIP_VISIBLE_DEVICES (AMD ROCm), ZE_AFFINITY_MASK (Intel) or
+	// TPU_VISIBLE_CHIPS. It must not also be set in Env. Default: DefaultDeviceEnv when Devices is
+	// set.
+	DeviceEnv string
 	// LogLevel is the Python logging level passed as --log-level (DEBUG, INFO, WARNING, ERROR).
 	// Default: empty, the server's own default.
 	LogLevel string
@@ -206,9 +219,15 @@ func (o Options) withDefaults() (Options, error) {
 		}
 	}
 	for k := range o.Env {
-		if k == "" || strings.ContainsAny(k, "=\x00") {
+		if !validEnvName(k) {
 			return o, bad("env has an invalid variable name %q", k)
 		}
+	}
+	if err := o.validateDevices(); err != nil {
+		return o, bad("%v", err)
+	}
+	if len(o.Devices) > 0 && o.DeviceEnv == "" {
+		o.DeviceEnv = DefaultDeviceEnv
 	}
 	durations := []struct {
 		name  string
@@ -317,4 +336,52 @@ func (o Options) environ(base []string) []string {
 		env = append(env, k+"="+merged[k])
 	}
 	return env
+}
+
+// validateDevices checks Devices and DeviceEnv.
+func (o Options) validateDevices() error {
+	if o.DeviceEnv != "" && len(o.Devices) == 0 {
+		return fmt.Errorf("device_env %q is set but devices is empty", o.DeviceEnv)
+	}
+	if o.DeviceEnv != "" && !validEnvName(o.DeviceEnv) {
+		return fmt.Errorf("device_env has an invalid variable name %q", o.DeviceEnv)
+	}
+	name := o.DeviceEnv
+	if name == "" {
+		name = DefaultDeviceEnv
+	}
+	for i, d := range o.Devices {
+		if strings.TrimSpace(d) == "" || strings.ContainsRune(d, 0) {
+			return fmt.Errorf("devices[%d] must be a device id such as \"0\" or \"0,1\", got %q", i, d)
+		}
+	}
+	if _, set := o.Env[name]; set && len(o.Devices) > 0 {
+		return fmt.Errorf("env sets %s, which devices sets per worker: remove it from env", name)
+	}
+	return nil
+}
+
+func validEnvName(k string) bool { return k != "" && !strings.ContainsAny(k, "=\x00") }
+
+// Device returns the device of worker slot (DeviceEnv's value for its process), or false when
+// the pool has no Devices. Slots are in [0, Size).
+func (o Options) Device(slot int) (string, bool) {
+	if len(o.Devices) == 0 || slot < 0 {
+		return "", false
+	}
+	return o.Devices[slot%len(o.Devices)], true
+}
+
+// deviceEnviron is the environment entry that gives worker slot its device, appended after
+// environ's (exec.Cmd uses the last value of a variable), or nil without Devices.
+func (o Options) deviceEnviron(slot int) []string {
+	d, ok := o.Device(slot)
+	if !ok {
+		return nil
+	}
+	name := o.DeviceEnv
+	if name == "" {
+		name = DefaultDeviceEnv
+	}
+	return []string{name + "=" + d}
 }

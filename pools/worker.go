@@ -138,6 +138,11 @@ func (p *Pool) startWorker(ctx context.Context, slot int) (*worker, error) {
 	}
 	w.ctx, w.cancel = context.WithCancel(context.Background())
 	w.log = p.log.With(slog.String("worker", id))
+	device, hasDevice := p.opts.Device(slot)
+	if hasDevice {
+		w.log = w.log.With(slog.Int("slot", slot), slog.String("device", device))
+		p.metrics.workerDevice(slot, device)
+	}
 
 	if err := w.spawn(); err != nil {
 		w.cancel()
@@ -156,7 +161,11 @@ func (p *Pool) startWorker(ctx context.Context, slot int) (*worker, error) {
 	}
 	w.startedAt = time.Now()
 	w.setLimits(p.opts)
-	w.log.Debug("python worker ready", slog.Int("pid", w.pid),
+	level := slog.LevelDebug
+	if hasDevice {
+		level = slog.LevelInfo // which process has which device is worth a line
+	}
+	w.log.Log(ctx, level, "python worker ready", slog.Int("pid", w.pid),
 		slog.Duration("ttl", w.ttl), slog.Int("max_requests", w.maxRequests), slog.Int64("max_memory", w.maxMemory))
 	return w, nil
 }
@@ -251,7 +260,7 @@ func (w *worker) spawn() (err error) {
 		args = append(args, "--thread-safety-check")
 	}
 	cmd := exec.Command(o.Python, args...)
-	cmd.Env = o.environ(os.Environ())
+	cmd.Env = append(o.environ(os.Environ()), o.deviceEnviron(w.slot)...)
 	cmd.Dir = o.Dir
 	cmd.Stdin = inR
 	cmd.Stdout = outW

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The snakepool demo: starts a Temporal dev server (Web UI included) and a snakepool worker with
-# examples/snakepool.yaml, runs examples/pipelines/demo.json through the starter, prints the result,
-# and stops everything it started, whatever happens (Ctrl-C included).
+# examples/ml.yaml, runs the hyperparameter sweep examples/pipelines/sweep.json through the starter
+# (train six scikit-learn classifiers on the bundled digits data with a checkpoint heartbeat per
+# epoch, evaluate them, pick the best), prints the result tables and the Web UI link, and stops
+# everything it started, whatever happens (Ctrl-C included). docs/ml-demo.md walks through it.
 #
 # Run it with `make demo`, which first builds what it needs (`make deps build`): bin/temporal,
 # .venv (the Python package), bin/snakepool-worker and bin/snakepool-starter.
@@ -9,8 +11,8 @@
 # Environment:
 #   TEMPORAL_PORT   frontend gRPC port of the dev server (default 7233)
 #   UI_PORT         Web UI port (default 8233)
-#   CONFIG          the worker config (default examples/snakepool.yaml)
-#   PIPELINE        the pipeline to run (default examples/pipelines/demo.json)
+#   CONFIG          the worker config (default examples/ml.yaml)
+#   PIPELINE        the pipeline to run (default examples/pipelines/sweep.json)
 #   KEEP_RUNNING=1  keep the server and worker running after the pipeline, to explore the Web UI,
 #                   until Ctrl-C
 set -euo pipefail
@@ -20,8 +22,8 @@ cd "$ROOT"
 
 TEMPORAL_PORT="${TEMPORAL_PORT:-7233}"
 UI_PORT="${UI_PORT:-8233}"
-PIPELINE="${PIPELINE:-examples/pipelines/demo.json}"
-CONFIG="${CONFIG:-examples/snakepool.yaml}"
+PIPELINE="${PIPELINE:-examples/pipelines/sweep.json}"
+CONFIG="${CONFIG:-examples/ml.yaml}"
 ADDRESS="127.0.0.1:${TEMPORAL_PORT}"
 UI_URL="http://localhost:${UI_PORT}"
 START_TIMEOUT=60   # seconds, for the dev server and for the worker
@@ -125,8 +127,7 @@ sed -nE 's/.*msg="Pool serving" pool=([^ ]+) task_queue=([^ ]+) capacity=([0-9]+
     "$WORKER_LOG" >&2
 
 STAGE=pipeline
-say "running $PIPELINE"
-cat "$PIPELINE" >&2
+say "running $PIPELINE (the Web UI link below shows the run live)"
 bin/snakepool-starter --pipeline "$PIPELINE" --address "$ADDRESS" --ui "$UI_URL"
 
 if [[ "${KEEP_RUNNING:-0}" == 1 ]]; then

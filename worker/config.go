@@ -131,6 +131,13 @@ type PoolConfig struct {
 	Dir string `yaml:"dir"`
 	// TaskQueue is the pool's activity task queue. Default: "snakepool.<name>".
 	TaskQueue string `yaml:"task_queue"`
+	// Devices gives each Python process its own accelerator: the process of worker slot i (kept by
+	// its replacements and recycled successors) gets device_env=devices[i % len(devices)], e.g.
+	// devices: ["0", "1"] for two GPUs. Default: none.
+	Devices []string `yaml:"devices"`
+	// DeviceEnv is the variable that carries the device. Default: CUDA_VISIBLE_DEVICES when
+	// devices is set.
+	DeviceEnv string `yaml:"device_env"`
 	// LogLevel is the Python logging level (DEBUG, INFO, WARNING, ERROR). Default: the server's.
 	LogLevel string `yaml:"log_level"`
 	// StartTimeout bounds the start of one Python process, adapter import included. Default: 60s.
@@ -354,6 +361,8 @@ func (p PoolConfig) Options() pools.Options {
 		Python:                p.Python,
 		Env:                   p.Env,
 		Dir:                   p.Dir,
+		Devices:               p.Devices,
+		DeviceEnv:             p.DeviceEnv,
 		LogLevel:              p.LogLevel,
 		StartTimeout:          p.StartTimeout,
 		StopTimeout:           p.StopTimeout,

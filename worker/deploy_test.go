@@ -15,7 +15,8 @@ import (
 
 // docker-compose.yml and the Dockerfile cannot be run here (no Docker engine); this keeps them
 // consistent with the repository: the worker runs the example config, whose ../.venv/bin/python
-// is the image's /app/.venv, and Temporal is reached by its service name.
+// is the image's /app/.venv, and Temporal is reached by its service name. (deploy/compose_test.go
+// validates the whole file with compose-go.)
 func TestDockerComposeMatchesTheImage(t *testing.T) {
 	root := testenv.RepoRoot(t)
 	data, err := os.ReadFile(filepath.Join(root, "docker-compose.yml"))
@@ -36,8 +37,10 @@ func TestDockerComposeMatchesTheImage(t *testing.T) {
 
 	temporal, ok := compose.Services["temporal"]
 	require.True(t, ok, "a temporal service")
-	assert.Contains(t, temporal.Command, "start-dev")
-	assert.ElementsMatch(t, []string{"7233:7233", "8233:8233"}, temporal.Ports, "frontend and Web UI")
+	assert.Equal(t, []string{"7233:7233"}, temporal.Ports, "the frontend")
+	ui, ok := compose.Services["temporal-ui"]
+	require.True(t, ok, "a Web UI service")
+	assert.Equal(t, []string{"8233:8080"}, ui.Ports, "the Web UI on the port of the starter's links")
 
 	w, ok := compose.Services["worker"]
 	require.True(t, ok, "a worker service")
@@ -45,8 +48,11 @@ func TestDockerComposeMatchesTheImage(t *testing.T) {
 	dockerfile, err := os.ReadFile(filepath.Join(root, w.Build.Context, w.Build.Dockerfile))
 	require.NoError(t, err)
 	assert.Equal(t, []string{"--config", "/app/examples/snakepool.yaml", "--temporal-address", "temporal:7233",
-		"--metrics-address", "0.0.0.0:9464"}, w.Command)
-	assert.Equal(t, []string{"9464:9464"}, w.Ports, "/metrics and /healthz reachable from the host")
+		"--metrics-address", "0.0.0.0:9464", "--log-format", "json"}, w.Command)
+	assert.Empty(t, w.Ports, "two replicas: no host port; Prometheus scrapes them on the compose network")
+	prometheus, err := os.ReadFile(filepath.Join(root, "deploy", "prometheus.yml"))
+	require.NoError(t, err)
+	assert.Contains(t, string(prometheus), "port: 9464", "Prometheus scrapes the workers' --metrics-address port")
 	for _, want := range []string{
 		"COPY examples/ /app/examples/",
 		"python -m venv /app/.venv",

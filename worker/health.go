@@ -27,6 +27,10 @@ type PoolStatus struct {
 	// SlotsIssued is the number of activity slots the pool's Temporal worker holds (polls waiting
 	// for a task, and tasks running).
 	SlotsIssued int `json:"slots_issued"`
+	// Devices is the device of each worker slot, by slot (pool option devices), and DeviceEnv the
+	// variable that carries it; both empty without devices.
+	Devices   []string `json:"devices,omitempty"`
+	DeviceEnv string   `json:"device_env,omitempty"`
 	// LastError is the pool's last failure (a crash, a failed start), or empty.
 	LastError string `json:"last_error,omitempty"`
 }

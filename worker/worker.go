@@ -7,6 +7,7 @@
 package worker
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -23,7 +24,6 @@ import (
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/snakepool/snakepool/activities"
 	"github.com/snakepool/snakepool/pools"
 	"github.com/snakepool/snakepool/workflows"
 )
@@ -130,18 +130,15 @@ func (w *Worker) start(ctx context.Context, metrics tally.Scope) error {
 	}
 	for i, pool := range w.pools {
 		pc := w.cfg.Pools[i]
-		tuner, slots, err := NewPoolTuner(pool)
-		if err != nil {
-			return fmt.Errorf("worker: pool %q: %w", pc.Name, err)
-		}
-		tw := sdkworker.New(w.client, pc.TaskQueue, sdkworker.Options{
+		tw, slots, tools, err := newPoolWorker(w.client, pc.TaskQueue, pool, sdkworker.Options{
 			DisableWorkflowWorker:            true, // activities only
-			Tuner:                            tuner,
 			WorkerStopTimeout:                w.cfg.Temporal.WorkerStopTimeout,
 			Identity:                         w.cfg.Temporal.Identity,
 			DefaultHeartbeatThrottleInterval: pc.HeartbeatInterval,
-		})
-		tools := activities.Register(tw, pool, pc.ActivityOptions())
+		}, RegisterOptions{Activities: pc.ActivityOptions(), CatchUnknownTools: true}) // the pool's own task queue
+		if err != nil {
+			return err
+		}
 		if err := tw.Start(); err != nil {
 			return fmt.Errorf("worker: start the Temporal worker of pool %q on task queue %q: %w", pc.Name, pc.TaskQueue, err)
 		}
@@ -179,8 +176,11 @@ func startPools(ctx context.Context, configs []PoolConfig, logger *slog.Logger, 
 			opts := pc.Options()
 			opts.Logger = logger   // the pool adds pool=<name> itself
 			opts.Metrics = metrics // the pool tags its metrics pool=<name> itself
-			logger.Info("Starting pool", "pool", pc.Name, "profile", pc.Profile, "size", pc.Size,
-				"adapter", pc.Adapter, "python", pc.Python)
+			attrs := []any{"pool", pc.Name, "profile", pc.Profile, "size", pc.Size, "adapter", pc.Adapter, "python", pc.Python}
+			if devices, env := slotDevices(opts); len(devices) > 0 {
+				attrs = append(attrs, "devices", devices, "device_env", env)
+			}
+			logger.Info("Starting pool", attrs...)
 			p, err := pools.Start(ctx, opts)
 			if err != nil {
 				if strings.Contains(err.Error(), fmt.Sprintf("pool %q", pc.Name)) {
@@ -195,6 +195,19 @@ func startPools(ctx context.Context, configs []PoolConfig, logger *slog.Logger, 
 	}
 	wg.Wait()
 	return started, errors.Join(errs...)
+}
+
+// slotDevices returns the device of each worker slot of a pool and the variable that carries
+// it, or nothing when the pool has no devices.
+func slotDevices(o pools.Options) ([]string, string) {
+	if len(o.Devices) == 0 {
+		return nil, ""
+	}
+	devices := make([]string, o.Size)
+	for slot := range devices {
+		devices[slot], _ = o.Device(slot)
+	}
+	return devices, cmp.Or(o.DeviceEnv, pools.DefaultDeviceEnv)
 }
 
 // Pools describes the running pools, in config order.
@@ -236,6 +249,7 @@ func (w *Worker) Status() []PoolStatus {
 		if h.LastError != nil {
 			s.LastError = h.LastError.Error()
 		}
+		s.Devices, s.DeviceEnv = slotDevices(w.cfg.Pools[i].Options())
 		out = append(out, s)
 	}
 	return out

@@ -18,12 +18,21 @@ import (
 // maxResultWidth bounds a result in the readable table; --json prints results whole.
 const maxResultWidth = 200
 
+// printResult prints the pipeline's result: as indented JSON with asJSON, else as a table of the
+// steps with their results (compact JSON in the tools' key order, fractional numbers shortened),
+// followed by a table of each step whose result is a list of records (a map over records, e.g.
+// a sweep's evaluations).
 func printResult(w io.Writer, result workflows.PipelineResult, asJSON bool) error {
 	if asJSON {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(result)
 	}
+	type titled struct {
+		title string
+		table *recordTable
+	}
+	var tables []titled
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "STEP\tPOOL\tTOOL\tRESULT")
 	for _, r := range result.Results {
@@ -31,9 +40,22 @@ func printResult(w io.Writer, result workflows.PipelineResult, asJSON bool) erro
 		if name == "" {
 			name = fmt.Sprintf("#%d", r.Step)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, or(r.Pool, "-"), or(r.Tool, "-"), shorten(compactJSON(r.Result), r.Result))
+		shown := shorten(readableJSON(r.Result), r.Result)
+		if t, ok := recordsOf(r.Result); ok {
+			shown = fmt.Sprintf("%d results (table below)", len(t.rows))
+			tables = append(tables, titled{name, t})
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, or(r.Pool, "-"), or(r.Tool, "-"), shown)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, t := range tables {
+		if err := t.table.print(w, t.title); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // printStarted prints the started run as JSON (--wait=false --json).

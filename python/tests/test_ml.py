@@ -35,7 +35,9 @@ def test_train_heartbeats_every_epoch_and_evaluates(ml_server: Server) -> None:
     assert result["accuracy"] > 0.85
     assert result["model"] == beats[-1]["checkpoint"]
     evaluated = ml_server.call("evaluate", {"model": result["model"]})
-    assert evaluated == {"accuracy": result["accuracy"], "samples": 450}
+    assert evaluated.pop("macro_f1") > 0.85
+    params = {"learning_rate": 0.01, "alpha": 0.0001, "loss": "log_loss", "seed": 0}
+    assert evaluated == {**params, "accuracy": result["accuracy"], "samples": 450}
     assert ml_server.call("dataset_info") == {"train": 1347, "test": 450, "features": 64, "classes": 10}
 
 
@@ -137,6 +139,23 @@ def test_predict(ml_server: Server) -> None:
         0,
     ]
     assert ml_server.call("predict", {"model": result["model"], "images": [zero]}) == [0]
+
+
+def test_pick_best_ranks_by_the_metric(ml_server: Server) -> None:
+    candidates = [
+        {"loss": "hinge", "macro_f1": 0.91},
+        {"loss": "log_loss", "macro_f1": 0.95},
+        {"macro_f1": 0.93},
+    ]
+    best = ml_server.call("pick_best", {"candidates": candidates, "metric": "macro_f1"})
+    summary = {"index": 1, "metric": "macro_f1", "value": 0.95, "margin": 0.95 - 0.93}
+    assert best == summary | {"loss": "log_loss", "macro_f1": 0.95}
+    alone = ml_server.call("pick_best", {"candidates": [{"accuracy": 1}]})
+    assert alone == {"index": 0, "metric": "accuracy", "value": 1.0, "margin": None, "accuracy": 1}
+    err = ml_server.error("pick_best", {"candidates": [{"accuracy": 0.9}, {"loss": "hinge"}]})
+    assert err.type == "InvalidArguments" and "candidates[1] has no numeric 'accuracy'" in err.message
+    err = ml_server.error("pick_best", {"candidates": []})
+    assert err.type == "InvalidArguments" and err.non_retryable
 
 
 def test_bad_model_is_invalid_arguments(ml_server: Server) -> None:

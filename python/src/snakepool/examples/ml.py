@@ -2,7 +2,9 @@
 
 ``train`` heartbeats after every epoch with a JSON checkpoint and resumes from ``ctx.resume``, so a
 Temporal retry (after a worker crash, a timeout or a cancel) continues where the last attempt
-stopped instead of at epoch 0. ``evaluate`` scores a model that ``train`` returned.
+stopped instead of at epoch 0. ``evaluate`` scores a model that ``train`` returned, and
+``pick_best`` chooses among the evaluations: together they are the hyperparameter sweep of
+``make demo`` (``examples/pipelines/sweep.json``).
 
 Serve it with ``python -m snakepool.server --adapter snakepool.examples.ml:DigitsAdapter``. It is
 thread-safe (the data set is shared read-only; every call builds its own model), so ``--mode thread``
@@ -16,6 +18,7 @@ from typing import Any, Literal
 import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.linear_model import SGDClassifier
+from sklearn.metrics import f1_score
 from sklearn.model_selection import train_test_split
 
 from snakepool import InvalidArguments, ThreadSafeAdapter, ToolContext, thread_safe_method, tool
@@ -123,11 +126,48 @@ class DigitsAdapter(ThreadSafeAdapter):
         return {"started_from_epoch": start, "epochs": epochs, "accuracy": accuracy, "model": checkpoint}
 
     @thread_safe_method
-    @tool(description="Accuracy of a model returned by train on the held-out test set")
+    @tool(description="Accuracy and macro F1 of a model returned by train on the held-out test set")
     def evaluate(self, model: dict[str, Any]) -> dict[str, Any]:
+        """Score ``model`` on the test set; the result repeats the model's hyperparameters.
+
+        Args:
+            model: The ``model`` of a ``train`` result.
+        """
         clf = SGDClassifier()
         self._restore(model, clf)
-        return {"accuracy": float(clf.score(self.x_test, self.y_test)), "samples": len(self.y_test)}
+        predicted = clf.predict(self.x_test)
+        params = model.get("params")
+        return {
+            **(params if isinstance(params, dict) else {}),
+            "accuracy": float(np.mean(predicted == self.y_test)),
+            "macro_f1": round(float(f1_score(self.y_test, predicted, average="macro")), 6),
+            "samples": len(self.y_test),
+        }
+
+    @thread_safe_method
+    @tool(description="The best of a list of evaluations by a metric (the highest value wins)")
+    def pick_best(self, candidates: list[dict[str, Any]], metric: str = "accuracy") -> dict[str, Any]:
+        """Return the candidate with the highest ``metric``, its index, and the runner-up's margin.
+
+        Args:
+            candidates: Results of ``evaluate`` (any objects holding ``metric``).
+            metric: The key to rank by.
+        """
+        if not candidates:
+            raise InvalidArguments("candidates must not be empty")
+        scores: list[float] = []
+        for i, candidate in enumerate(candidates):
+            value = candidate.get(metric)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise InvalidArguments(
+                    f"candidates[{i}] has no numeric {metric!r} (its keys: {sorted(candidate)})"
+                )
+            scores.append(float(value))
+        ranked = sorted(range(len(scores)), key=lambda i: scores[i], reverse=True)
+        best = ranked[0]
+        margin = scores[best] - scores[ranked[1]] if len(ranked) > 1 else None
+        summary: dict[str, Any] = {"index": best, "metric": metric, "value": scores[best], "margin": margin}
+        return summary | {k: v for k, v in candidates[best].items() if k not in summary}
 
     @thread_safe_method
     @tool(description="Predict the digits of 8x8 images given as 64 pixel values in 0..16")
