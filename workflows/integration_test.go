@@ -25,7 +25,8 @@ import (
 )
 
 // stack is a dev server and a worker with the pools of examples/snakepool.yaml (math: process x2,
-// io: thread 1x4), running the showcase adapter in real Python processes.
+// io: thread 1x4), running the showcase adapter in real Python processes, plus the pool "tests"
+// (process x1) with the tools of testdata/pytools.
 type stack struct {
 	srv    *workertest.DevServer
 	client client.Client
@@ -39,6 +40,8 @@ func startStack(t *testing.T) stack {
 	require.NoError(t, err)
 	cfg.Temporal.Address = srv.Address
 	cfg.Temporal.WorkerStopTimeout = 2 * time.Second
+	cfg.Pools = append(cfg.Pools, worker.PoolConfig{Name: "tests", Size: 1, Adapter: "pipeline_tools:PipelineTools",
+		Dir: filepath.Join(testenv.RepoRoot(t), "workflows", "testdata", "pytools")})
 	for i := range cfg.Pools {
 		cfg.Pools[i].Python = python
 	}
