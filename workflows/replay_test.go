@@ -105,3 +105,28 @@ func TestReplayHistories(t *testing.T) {
 		})
 	}
 }
+
+// TestReplayCatchesAChangeWithoutVersion replays the histories of the code before versioning with
+// a Pipeline whose behaviour changes (the worker inspection, default heartbeat timeouts, the memo)
+// are not behind workflow.GetVersion: the suite must find them non-deterministic.
+func TestReplayCatchesAChangeWithoutVersion(t *testing.T) {
+	restore := workflows.IgnoreVersions()
+	defer restore()
+	replayer := newReplayer()
+	failed := 0
+	for _, h := range replayHistories(t) {
+		if h.generation != "v0" {
+			continue
+		}
+		err := replay(replayer, h)
+		if strings.HasSuffix(h.path, "invalid.json") {
+			assert.NoError(t, err, "an invalid spec runs no step in any version")
+			continue
+		}
+		if assert.Error(t, err, h.path) {
+			assert.Contains(t, err.Error(), "TMPRL1100", h.path, "the SDK's non-determinism error")
+			failed++
+		}
+	}
+	assert.Positive(t, failed)
+}
