@@ -26,11 +26,11 @@ const (
 
 // reference is a parsed "$ref".
 type reference struct {
-	text string
+	text  string
 	item  bool   // refers to the map item
 	input bool   // refers to the pipeline's input
 	step  string // the referenced step's name, when neither item nor input
-	path []string
+	path  []string
 }
 
 // parseRef parses the text of a "$ref". names holds the names of the pipeline's steps: a step name
