@@ -261,7 +261,7 @@ func (r *runner) finished(n *node, out json.RawMessage) {
 }
 
 // conditionEnv is what conditions see (see when.go).
-func (r *runner) conditionEnv(final bool) map[string]any {
+func (r *runner) conditionEnv(final bool) any {
 	steps := make(map[string]any, len(r.plan.byName))
 	for name, n := range r.plan.byName {
 		entry := map[string]any{"status": r.progress.step(n).Status, "result": nil, "error": nil}
@@ -273,11 +273,11 @@ func (r *runner) conditionEnv(final bool) map[string]any {
 		}
 		steps[name] = entry
 	}
-	env := map[string]any{"input": exprValue(r.input), "steps": steps}
 	if final {
-		env["pipeline"] = map[string]any{"status": r.finalStatus, "error": r.finalError}
+		return finalConditionVars{Input: exprValue(r.input), Steps: steps,
+			Pipeline: map[string]any{"status": r.finalStatus, "error": r.finalError}}
 	}
-	return env
+	return conditionVars{Input: exprValue(r.input), Steps: steps}
 }
 
 // invalidCondition is the error of a condition that could not be evaluated.

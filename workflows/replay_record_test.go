@@ -13,7 +13,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
-	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -99,29 +98,6 @@ func driveScenario(t *testing.T, s stack, sc replayScenario, run client.Workflow
 	}
 }
 
-// waitingFor reports whether a step of the workflow's latest run waits for the signal.
-func waitingFor(t *testing.T, s stack, workflowID, signal string) bool {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	value, err := s.client.QueryWorkflow(ctx, workflowID, "", workflows.ProgressQuery)
-	if err != nil {
-		return false
-	}
-	var p map[string]any
-	if value.Get(&p) != nil {
-		return false
-	}
-	steps, _ := p["steps"].([]any)
-	for _, st := range steps {
-		m, _ := st.(map[string]any)
-		if m["signal"] == signal && m["status"] == workflows.StatusRunning {
-			return true
-		}
-	}
-	return false
-}
-
 // writeHistories writes the history of the run, then of its chunk children and continued runs.
 func writeHistories(t *testing.T, c client.Client, dir, name, workflowID, runID string, executions map[string]replayExecution) {
 	t.Helper()
@@ -140,18 +116,4 @@ func writeHistories(t *testing.T, c client.Client, dir, name, workflowID, runID 
 			writeHistories(t, c, dir, name+".next", workflowID, a.GetNewExecutionRunId(), executions)
 		}
 	}
-}
-
-func fetchHistory(t *testing.T, c client.Client, workflowID, runID string) *historypb.History {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	iter := c.GetWorkflowHistory(ctx, workflowID, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	history := &historypb.History{}
-	for iter.HasNext() {
-		e, err := iter.Next()
-		require.NoError(t, err)
-		history.Events = append(history.Events, e)
-	}
-	return history
 }

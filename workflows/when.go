@@ -48,9 +48,9 @@ type condition struct {
 // compileCondition compiles a condition; final allows pipeline.*. It returns the names of the
 // steps it reads, to check that they have finished when the step starts.
 func compileCondition(text string, final bool) (*condition, []string, error) {
-	env := map[string]any{"input": nil, "steps": map[string]any{}}
+	var env any = conditionVars{}
 	if final {
-		env["pipeline"] = map[string]any{}
+		env = finalConditionVars{}
 	}
 	opts := []expr.Option{expr.Env(env), expr.AsBool(), expr.MaxNodes(maxConditionNodes), expr.DisableAllBuiltins()}
 	for _, b := range conditionBuiltins {
@@ -91,8 +91,21 @@ func (v *stepRefs) Visit(node *ast.Node) {
 	}
 }
 
-// evaluate runs the condition on env (see conditionEnv).
-func (c *condition) evaluate(env map[string]any) (bool, error) {
+// conditionVars are what a condition sees; finalConditionVars, in finally steps, adds pipeline.
+// (Fields of type any are typed when the condition runs, so input can be any JSON value.)
+type conditionVars struct {
+	Input any            `expr:"input"`
+	Steps map[string]any `expr:"steps"`
+}
+
+type finalConditionVars struct {
+	Input    any            `expr:"input"`
+	Steps    map[string]any `expr:"steps"`
+	Pipeline map[string]any `expr:"pipeline"`
+}
+
+// evaluate runs the condition on env, a conditionVars or (in finally steps) finalConditionVars.
+func (c *condition) evaluate(env any) (bool, error) {
 	out, err := expr.Run(c.program, env)
 	if err != nil {
 		return false, fmt.Errorf("condition %q: %v", c.text, err)
