@@ -38,6 +38,7 @@ func TestRecordReplayHistories(t *testing.T) {
 	for _, sc := range replayScenarios {
 		t.Run(sc.name, func(t *testing.T) {
 			run := startScenario(t, s, sc)
+			firstRunID := run.GetRunID() // Get follows the runs a continue-as-new starts
 			driveScenario(t, s, sc, run)
 			_, err := wait(t, run)
 			if sc.wantErr {
@@ -45,7 +46,7 @@ func TestRecordReplayHistories(t *testing.T) {
 			} else {
 				require.NoError(t, err)
 			}
-			writeHistories(t, s.client, dir, sc.name, run.GetID(), run.GetRunID(), executions)
+			writeHistories(t, s.client, dir, sc.name, run.GetID(), firstRunID, executions)
 		})
 	}
 }

@@ -55,4 +55,28 @@ var replayScenarios = []replayScenario{
 		{"name": "sum", "pool": "io", "tool": "echo", "args": {"squares": {"$ref": "steps.squares.result"}}}
 	]}`},
 	{name: "invalid", wantErr: true, spec: `{"steps": [{"name": "sq", "pool": "math", "tool": "square", "map": {"over": [1], "as": "x", "concurency": 2}}]}`},
+	// Since version 1.
+	{name: "composition", input: `{"threshold": 10, "xs": [1, 2]}`, signals: map[string]string{"approve": `{"ok": true}`}, spec: `{"name": "composition", "steps": [
+		{"name": "flow", "dag": [
+			{"name": "load", "pool": "io", "tool": "echo", "args": {"xs": {"$ref": "input.xs"}}},
+			{"name": "squares", "depends_on": ["load"], "pool": "math", "tool": "square", "on_error": "collect", "map": {"over": {"$ref": "steps.load.result.xs"}, "as": "x"}},
+			{"name": "nap", "sleep": "100ms"},
+			{"name": "big", "depends_on": ["squares", "nap"], "when": "len(steps.squares.result) > input.threshold", "pool": "io", "tool": "echo"}
+		]},
+		{"name": "optional", "pool": "math", "tool": "fail", "retry": {"maximum_attempts": 1}, "on_error": "continue"},
+		{"name": "approval", "wait": {"signal": "approve", "timeout": "1m"}},
+		{"name": "deploy", "when": "steps.approval.result.ok", "pool": "tests", "tool": "flaky", "args": {"value": {"$ref": "steps.squares.result"}}, "retry": {"initial_interval": "100ms"}}
+	], "finally": [{"name": "cleanup", "pool": "io", "tool": "echo", "args": {"status": "done"}}],
+	"output": {"squares": {"$ref": "steps.squares.result"}, "approved": {"$ref": "steps.approval.result.ok"}}}`},
+	{name: "continue-as-new", signals: map[string]string{"go": `"now"`}, spec: `{"max_history_events": 12, "steps": [
+		{"name": "a", "pool": "math", "tool": "square", "args": {"x": 3}},
+		{"name": "b", "pool": "io", "tool": "echo", "args": {"a": {"$ref": "steps.a.result"}}},
+		{"name": "c", "wait": {"signal": "go"}},
+		{"name": "d", "pool": "io", "tool": "echo", "args": {"b": {"$ref": "steps.b.result"}, "c": {"$ref": "steps.c.result"}}}
+	]}`},
+	{name: "cancelled-finally", cancel: true, wantErr: true, spec: `{"steps": [
+		{"name": "reserve", "pool": "io", "tool": "echo", "args": {"gpu": 0}},
+		{"name": "waits", "pool": "io", "tool": "wait_for_cancel"}
+	], "finally": [{"name": "release", "when": "pipeline.status == 'cancelled'", "pool": "io", "tool": "echo", "args": {"gpu": {"$ref": "steps.reserve.result.gpu"}}}]}`},
+	{name: "no-worker", wantErr: true, spec: `{"steps": [{"name": "sq", "pool": "mtah", "tool": "square", "args": {"x": 2}}]}`},
 }

@@ -19,7 +19,7 @@ import (
 
 // replayGeneration names the directory under testdata/replay that `make replay-record` writes:
 // the histories of the current code. The other directories hold histories of older code.
-const replayGeneration = "v0"
+const replayGeneration = "v1"
 
 // replayIndexFile, in each generation's directory, maps each history file to its execution: the
 // workflow ID is not in a history, and Pipeline derives its chunks' IDs from it.
