@@ -622,7 +622,7 @@ func (r *runner) mapChunks(ctx workflow.Context, n *node, items []any, template 
 					return
 				}
 				child := PipelineSpec{Steps: []Step{{
-					Name: n.step.Name, Pool: n.step.Pool, Tool: n.step.Tool, TaskQueue: chunkQueue, Args: tmpl, OnError: n.step.OnError,
+					Name: n.step.Name, Pool: n.step.Pool, Tool: n.step.Tool, TaskQueue: chunkQueue, Args: tmpl, OnError: chunkOnError(n),
 					Map:         &MapSpec{Over: over, As: n.step.Map.As, Concurrency: laneLimit, ChunkSize: b - a, Offset: n.step.Map.Offset + a},
 					StepOptions: n.opts,
 				}}}
@@ -663,6 +663,15 @@ func (r *runner) mapChunks(ctx workflow.Context, n *node, items []any, template 
 		return nil, firstErr
 	}
 	return marshalList(results)
+}
+
+// chunkOnError is the on_error of a map's chunk: "collect" when the map collects; otherwise a
+// failed item fails the chunk, and the map's own on_error applies in this workflow.
+func chunkOnError(n *node) string {
+	if n.onError == onErrorCollect {
+		return onErrorCollect
+	}
+	return ""
 }
 
 // copyChunk copies a chunk child's results into dst.

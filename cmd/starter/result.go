@@ -31,9 +31,25 @@ func printResult(w io.Writer, result workflows.PipelineResult, asJSON bool) erro
 		if name == "" {
 			name = fmt.Sprintf("#%d", r.Step)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, or(r.Pool, "-"), or(r.Tool, "-"), shorten(compactJSON(r.Result), r.Result))
+		value := shorten(compactJSON(r.Result), r.Result)
+		switch {
+		case r.Status == workflows.StatusSkipped:
+			value = "(skipped)"
+		case r.Error != nil:
+			value = fmt.Sprintf("(failed, continued: %s: %s)", r.Error.Type, r.Error.Message)
+		case result.Output != nil:
+			value = "(see the output)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, or(r.Pool, "-"), or(r.Tool, "-"), value)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if result.Output != nil {
+		_, err := fmt.Fprintf(w, "OUTPUT %s\n", shorten(compactJSON(result.Output), result.Output))
+		return err
+	}
+	return nil
 }
 
 // printStarted prints the started run as JSON (--wait=false --json).
