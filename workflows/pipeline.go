@@ -640,7 +640,12 @@ func (r *runner) mapChunks(ctx workflow.Context, n *node, items []any, template 
 				}
 				switch {
 				case err == nil:
-					sp.Items.Done += b - a
+					failed := 0
+					if n.onError == onErrorCollect {
+						failed = countFailedEntries(results[a:b])
+					}
+					sp.Items.Done += b - a - failed
+					sp.Items.Failed += failed
 					sp.Items.ChunksDone++
 				case temporal.IsCanceledError(err) && cctx.Err() != nil:
 					if firstErr == nil && ctx.Err() != nil {
@@ -663,6 +668,18 @@ func (r *runner) mapChunks(ctx workflow.Context, n *node, items []any, template 
 		return nil, firstErr
 	}
 	return marshalList(results)
+}
+
+// countFailedEntries counts the collected entries of failed items.
+func countFailedEntries(entries []json.RawMessage) int {
+	failed := 0
+	for _, raw := range entries {
+		var e MapEntry
+		if json.Unmarshal(raw, &e) == nil && !e.OK {
+			failed++
+		}
+	}
+	return failed
 }
 
 // chunkOnError is the on_error of a map's chunk: "collect" when the map collects; otherwise a

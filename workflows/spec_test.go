@@ -112,6 +112,54 @@ func TestParseSpec(t *testing.T) {
 		{"ref with other keys", `{"steps":[{"pool":"m","tool":"t","args":{"v":{"$ref":"item","x":1}}}]}`, `steps[0].args.v: an object with "$ref" must have no other key`},
 		{"ref not a string", `{"steps":[{"pool":"m","tool":"t","args":{"v":{"$ref":1}}}]}`, `steps[0].args.v: "$ref" must be a string, not a number (1)`},
 		{"trailing data", `{"steps":[{"pool":"m","tool":"t"}]} {}`, "unexpected data after the top-level object"},
+
+		// Retry policies Temporal would refuse (issue 9.6).
+		{"maximum below initial", `{"steps":[{"pool":"m","tool":"t","retry":{"initial_interval":"10s","maximum_interval":"5s"}}]}`, `steps[0].retry.maximum_interval: 5s is below the initial interval (10s, initial_interval)`},
+		{"maximum below the default initial", `{"steps":[{"pool":"m","tool":"t","retry":{"maximum_interval":"500ms"}}]}`, `steps[0].retry.maximum_interval: 500ms is below the initial interval (1s, the default)`},
+		{"maximum equal to initial", `{"steps":[{"pool":"m","tool":"t","retry":{"initial_interval":"2s","maximum_interval":"2s"}}]}`, ""},
+		{"empty error type", `{"defaults":{"retry":{"non_retryable_error_types":["KeyError",""]}},"steps":[{"pool":"m","tool":"t"}]}`, `invalid pipeline: defaults.retry.non_retryable_error_types[1]: must be an error type name, not empty`},
+
+		// Spec version, name, input, output.
+		{"version 1", `{"version":1,"steps":[{"pool":"m","tool":"t"}]}`, ""},
+		{"unknown version", `{"version":3,"steps":[{"pool":"m","tool":"t"}]}`, `invalid pipeline: version: unknown spec version 3 (this worker knows version 1)`},
+		{"version not a number", `{"version":"1","steps":[{"pool":"m","tool":"t"}]}`, `invalid pipeline: version: must be an integer, not a string ("1")`},
+		{"bad pipeline name", `{"name":"my pipeline","steps":[{"pool":"m","tool":"t"}]}`, `invalid pipeline: name: must match`},
+		{"input references", `{"input":{"a":[1]},"steps":[{"pool":"m","tool":"t","args":{"v":{"$ref":"input.a.0"}},"map":{"over":{"$ref":"input.a"},"as":"x"}}]}`, ""},
+		{"output", `{"steps":[{"name":"a","pool":"m","tool":"t"}],"output":{"a":{"$ref":"steps.a.result"},"i":{"$ref":"input"}}}`, ""},
+		{"output refers to the item", `{"steps":[{"pool":"m","tool":"t"}],"output":{"$ref":"item"}}`, `invalid pipeline: output: reference "item": only a map step's args can refer to the item`},
+		{"output refers to a finally step", `{"steps":[{"pool":"m","tool":"t"}],"finally":[{"name":"f","pool":"m","tool":"t"}],"output":{"$ref":"steps.f.result"}}`, `output: reference "steps.f.result": step finally[0] ("f") is a finally step`},
+		{"zero max history events", `{"max_history_events":0,"steps":[{"pool":"m","tool":"t"}]}`, `invalid pipeline: max_history_events: must be at least 1, not 0`},
+
+		// Kinds: dag, sleep, wait.
+		{"dag", `{"steps":[{"dag":[{"name":"a","pool":"m","tool":"t"},{"name":"b","depends_on":["a"],"pool":"m","tool":"t","args":{"v":{"$ref":"steps.a.result"}}},{"name":"c","depends_on":["b"],"pool":"m","tool":"t","args":{"v":{"$ref":"steps.a.result"}}}]}]}`, ""},
+		{"dag reference to a step it does not depend on", `{"steps":[{"dag":[{"name":"a","pool":"m","tool":"t"},{"name":"b","pool":"m","tool":"t","args":{"v":{"$ref":"steps.a.result"}}}]}]}`, `steps[0].dag[1].args.v: reference "steps.a.result": step steps[0].dag[0] ("a") has not finished when this step starts`},
+		{"depends_on outside a dag", `{"steps":[{"steps":[{"name":"a","pool":"m","tool":"t"},{"name":"b","depends_on":["a"],"pool":"m","tool":"t"}]}]}`, `steps[0].steps[1].depends_on: only steps of a "dag" have depends_on (this one is in "steps")`},
+		{"top-level depends_on", `{"steps":[{"name":"a","pool":"m","tool":"t"},{"name":"b","depends_on":["a"],"pool":"m","tool":"t"}]}`, `steps[1].depends_on: only steps of a "dag" have depends_on`},
+		{"depends on itself", `{"steps":[{"dag":[{"name":"a","depends_on":["a"],"pool":"m","tool":"t"}]}]}`, `steps[0].dag[0].depends_on: a step cannot depend on itself`},
+		{"dependency listed twice", `{"steps":[{"dag":[{"name":"a","pool":"m","tool":"t"},{"name":"b","depends_on":["a","a"],"pool":"m","tool":"t"}]}]}`, `steps[0].dag[1].depends_on: "a" is listed twice`},
+		{"longer cycle", `{"steps":[{"dag":[{"name":"a","depends_on":["c"],"pool":"m","tool":"t"},{"name":"b","depends_on":["a"],"pool":"m","tool":"t"},{"name":"c","depends_on":["b"],"pool":"m","tool":"t"}]}]}`, `dependency cycle: a -> c -> b -> a`},
+		{"sleep", `{"steps":[{"name":"nap","sleep":"10m"}]}`, ""},
+		{"bad sleep", `{"steps":[{"name":"nap","sleep":"a while"}]}`, `steps[0].sleep: not a duration`},
+		{"sleep with a tool", `{"steps":[{"sleep":"1s","tool":"t"}]}`, `steps[0].tool: a step is of one kind: it cannot have both "sleep" and "tool"`},
+		{"sleep with a timeout", `{"steps":[{"sleep":"1s","start_to_close_timeout":"1m"}]}`, `steps[0].start_to_close_timeout: not allowed in a sleep or wait step`},
+		{"wait", `{"steps":[{"wait":{"signal":"approve","timeout":"1h"}}]}`, ""},
+		{"wait without a signal", `{"steps":[{"wait":{}}]}`, `steps[0].wait.signal: required`},
+		{"unknown wait field", `{"steps":[{"wait":{"signal":"a","timout":"1h"}}]}`, `steps[0].wait.timout: unknown field (known: signal, timeout)`},
+
+		// Conditions and error policies.
+		{"condition", `{"input":{"n":1},"steps":[{"name":"a","pool":"m","tool":"t"},{"pool":"m","tool":"t","when":"steps.a.result > input.n && steps[\"a\"].status == 'done'"}]}`, ""},
+		{"condition syntax", `{"steps":[{"pool":"m","tool":"t","when":"1 +"}]}`, `steps[0].when: invalid condition "1 +"`},
+		{"condition not a boolean", `{"steps":[{"pool":"m","tool":"t","when":"1 + 2"}]}`, `steps[0].when: invalid condition "1 + 2": expected bool`},
+		{"condition with an unknown name", `{"steps":[{"pool":"m","tool":"t","when":"inptu.x"}]}`, `unknown name inptu`},
+		{"condition calls the clock", `{"steps":[{"pool":"m","tool":"t","when":"now().Year() > 2000"}]}`, `steps[0].when: invalid condition`},
+		{"condition on an unknown step", `{"steps":[{"pool":"m","tool":"t","when":"steps.nope.status == 'done'"}]}`, `condition "steps.nope.status == 'done'": there is no step named "nope"`},
+		{"pipeline status outside finally", `{"steps":[{"pool":"m","tool":"t","when":"pipeline.status == 'failed'"}]}`, `unknown name pipeline`},
+		{"finally", `{"steps":[{"name":"a","pool":"m","tool":"t"}],"finally":[{"pool":"m","tool":"t","when":"pipeline.status != 'done' && steps.a.status == 'done'","args":{"v":{"$ref":"steps.a.result"}}}]}`, ""},
+		{"bad on_error", `{"steps":[{"pool":"m","tool":"t","on_error":"ignore"}]}`, `steps[0].on_error: must be "fail", "continue" or "collect" (maps only), not "ignore"`},
+		{"collect on a tool call", `{"steps":[{"pool":"m","tool":"t","on_error":"collect"}]}`, `steps[0].on_error: "collect" is for maps only`},
+		{"collect on a group", `{"steps":[{"on_error":"collect","steps":[{"pool":"m","tool":"t"}]}]}`, `steps[0].on_error: "collect" is for maps only`},
+		{"require_worker", `{"defaults":{"require_worker":false},"steps":[{"pool":"m","tool":"t","require_worker":true}]}`, ""},
+		{"require_worker not a boolean", `{"steps":[{"pool":"m","tool":"t","require_worker":"no"}]}`, `steps[0].require_worker: must be a boolean, not a string ("no")`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -129,6 +129,18 @@ func compile(s PipelineSpec) (*plan, error) {
 	if err := c.collect(s.Finally, "finally", -1); err != nil {
 		return nil, err
 	}
+	for _, list := range []struct {
+		field string
+		steps []Step
+	}{{"steps", s.Steps}, {"finally", s.Finally}} {
+		for i, st := range list.steps {
+			if st.DependsOn != nil {
+				key := fmt.Sprintf("%s[%d]", list.field, i)
+				return nil, &SpecError{Field: key + ".depends_on", Step: i, StepPath: key, StepName: st.Name,
+					Problem: fmt.Sprintf(`only steps of a "dag" have depends_on (this one is in %q)`, list.field)}
+			}
+		}
+	}
 	visible := map[string]bool{}
 	for i := range s.Steps {
 		n, err := c.build(&s.Steps[i], fmt.Sprintf("steps[%d]", i), i, s.Defaults, visible)
