@@ -430,32 +430,56 @@ func (r *runner) runSequence(ctx workflow.Context, n *node) (json.RawMessage, er
 }
 
 func (r *runner) runParallel(ctx workflow.Context, n *node) (json.RawMessage, error) {
-	gctx, cancel := workflow.WithCancel(ctx)
-	defer cancel()
-	results := make([]json.RawMessage, len(n.children))
-	var firstErr error
-	pending := len(n.children)
+	b := newBranches(ctx, len(n.children))
+	defer b.cancel()
 	for i, ch := range n.children {
-		workflow.Go(gctx, func(bctx workflow.Context) {
-			defer func() { pending-- }()
+		workflow.Go(b.gctx, func(bctx workflow.Context) {
+			defer b.done()
 			out, err := r.run(bctx, ch)
 			if err != nil {
-				if firstErr == nil && !(temporal.IsCanceledError(err) && gctx.Err() != nil && ctx.Err() == nil) {
-					firstErr = err
-					cancel() // the other branches' calls are cancelled
-				}
+				b.fail(err)
 				return
 			}
-			results[i] = out
+			b.results[i] = out
 		})
 	}
-	if err := workflow.Await(ctx, func() bool { return pending == 0 }); err != nil {
+	return b.wait()
+}
+
+// branches are the steps of a parallel group or a dag, running in coroutines: the first failure
+// cancels the others.
+type branches struct {
+	ctx, gctx workflow.Context
+	cancel    workflow.CancelFunc
+	results   []json.RawMessage
+	pending   int
+	firstErr  error
+}
+
+func newBranches(ctx workflow.Context, n int) *branches {
+	gctx, cancel := workflow.WithCancel(ctx)
+	return &branches{ctx: ctx, gctx: gctx, cancel: cancel, results: make([]json.RawMessage, n), pending: n}
+}
+
+func (b *branches) done() { b.pending-- }
+
+// fail records a branch's failure; the cancellation that an earlier failure caused is not one.
+func (b *branches) fail(err error) {
+	if b.firstErr == nil && !(temporal.IsCanceledError(err) && b.gctx.Err() != nil && b.ctx.Err() == nil) {
+		b.firstErr = err
+		b.cancel() // the other branches' calls are cancelled
+	}
+}
+
+// wait waits for every branch and returns their results in order, or the first failure.
+func (b *branches) wait() (json.RawMessage, error) {
+	if err := workflow.Await(b.ctx, func() bool { return b.pending == 0 }); err != nil {
 		return nil, err
 	}
-	if firstErr != nil {
-		return nil, firstErr
+	if b.firstErr != nil {
+		return nil, b.firstErr
 	}
-	return marshalList(results)
+	return marshalList(b.results)
 }
 
 // runMap calls the tool once per item, in this workflow when the map is small enough, in child
