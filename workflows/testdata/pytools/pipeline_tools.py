@@ -14,7 +14,9 @@ __all__ = ["PipelineTools"]
 class PipelineTools(Adapter):
     """A tool that fails its first attempt, so that a Temporal retry is part of the run."""
 
-    @tool(description="Raise OSError on the first attempt, return `value` from the second on")
+    @tool(
+        description="Raise OSError on the first attempt, return `value` from the second on"
+    )
     def flaky(self, value: object = None, ctx: ToolContext | None = None) -> object:
         assert ctx is not None
         if ctx.info.attempt <= 1:
