@@ -305,10 +305,6 @@ func errorInfo(err error) *ErrorInfo {
 	}
 	if innermost != nil {
 		info.NonRetryable = innermost.NonRetryable()
-		// snakepool's own wrappers are not the cause: report the wrapped failure's flag.
-		if info.Type == "" {
-			info.Type = innermost.Type()
-		}
 	}
 	return info
 }

@@ -128,6 +128,7 @@ func TestParseSpec(t *testing.T) {
 		{"output", `{"steps":[{"name":"a","pool":"m","tool":"t"}],"output":{"a":{"$ref":"steps.a.result"},"i":{"$ref":"input"}}}`, ""},
 		{"output refers to the item", `{"steps":[{"pool":"m","tool":"t"}],"output":{"$ref":"item"}}`, `invalid pipeline: output: reference "item": only a map step's args can refer to the item`},
 		{"output refers to a finally step", `{"steps":[{"pool":"m","tool":"t"}],"finally":[{"name":"f","pool":"m","tool":"t"}],"output":{"$ref":"steps.f.result"}}`, `output: reference "steps.f.result": step finally[0] ("f") is a finally step`},
+		{"continued past the steps", `{"continued":{"next":5},"steps":[{"pool":"m","tool":"t"},{"pool":"m","tool":"t"}]}`, `invalid pipeline: continued.next: must be the index of a top-level step after the first (1 to 1), not 5`},
 		{"zero max history events", `{"max_history_events":0,"steps":[{"pool":"m","tool":"t"}]}`, `invalid pipeline: max_history_events: must be at least 1, not 0`},
 
 		// Kinds: dag, sleep, wait.

@@ -118,6 +118,9 @@ func compile(s PipelineSpec) (*plan, error) {
 	if p := s.Defaults.validate(); p.field != "" {
 		return nil, top("defaults."+p.field, p.problem)
 	}
+	if c := s.Continued; c != nil && (c.Next < 1 || c.Next >= len(s.Steps)) {
+		return nil, top("continued.next", fmt.Sprintf("must be the index of a top-level step after the first (1 to %d), not %d; continued is set by the workflow when it continues as new", len(s.Steps)-1, c.Next))
+	}
 	if len(s.Input) > 0 && !json.Valid(s.Input) {
 		return nil, top("input", "not valid JSON")
 	}
