@@ -74,6 +74,10 @@ test: deps lint ## install what is missing, then run the Go tests (unit + integr
 	cd python && $(PY) -m pytest -q
 	cd python && SNAKEPOOL_SERVER=grpcio $(PY) -m pytest -q  # the fallback server: the same suite
 
+.PHONY: replay-record
+replay-record: deps ## re-record the Pipeline histories of the current code (workflows/testdata/replay/), replayed by `make test`
+	go test -race -count=1 -tags replayrecord -run '^TestRecordReplayHistories$$' ./workflows/
+
 .PHONY: bench
 bench: deps ## run the benchmarks
 	bench/pools.sh 4s

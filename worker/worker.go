@@ -22,7 +22,6 @@ import (
 	sdktally "go.temporal.io/sdk/contrib/tally"
 	sdklog "go.temporal.io/sdk/log"
 	sdkworker "go.temporal.io/sdk/worker"
-	"go.temporal.io/sdk/workflow"
 
 	"github.com/snakepool/snakepool/pools"
 	"github.com/snakepool/snakepool/workflows"
@@ -157,7 +156,11 @@ func (w *Worker) start(ctx context.Context, metrics tally.Scope) error {
 		WorkerStopTimeout:       w.cfg.Temporal.WorkerStopTimeout,
 		Identity:                w.cfg.Temporal.Identity,
 	})
-	ww.RegisterWorkflowWithOptions(workflows.Pipeline, workflow.RegisterOptions{Name: workflows.PipelineName})
+	queues := make(map[string]string, len(w.cfg.Pools))
+	for _, pc := range w.cfg.Pools {
+		queues[pc.Name] = pc.TaskQueue
+	}
+	workflows.Register(ww, &workflows.Inspector{Client: w.client, Namespace: w.cfg.Temporal.Namespace, PoolQueues: queues})
 	if err := ww.Start(); err != nil {
 		return fmt.Errorf("worker: start the workflow worker on task queue %q: %w", w.cfg.Temporal.TaskQueue, err)
 	}

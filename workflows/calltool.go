@@ -23,8 +23,11 @@ type CallOptions struct {
 	// ScheduleToStartTimeout bounds how long the call may wait for a free slot in the pool (or for
 	// a worker at all); it is not retried. Default: none (wait for ever).
 	ScheduleToStartTimeout time.Duration
-	// HeartbeatTimeout fails an attempt whose tool has not called ctx.heartbeat for this long, and
-	// is what lets a cancellation reach a running tool. Default: none (no heartbeat required).
+	// HeartbeatTimeout fails an attempt whose worker has not heartbeated for this long, so that a
+	// lost worker's attempt is retried elsewhere within this bound. The snakepool worker heartbeats
+	// by itself while the tool runs (every heartbeat_interval, or a third of this timeout), so it
+	// does not catch a tool that is alive but stuck. Negative: none. (Changing it is replay-safe:
+	// the SDK matches a replayed activity by its ID and type only.) Default: DefaultHeartbeatTimeout (30s).
 	HeartbeatTimeout time.Duration
 	// RetryPolicy is the call's retry policy. Default: nil, Temporal's (unlimited attempts, 1s
 	// initial interval, coefficient 2, at most 100s); a tool's NonRetryableError is never retried.
@@ -82,6 +85,12 @@ func (o CallOptions) ActivityOptions(pool, tool string) workflow.ActivityOptions
 	}
 	if opts.StartToCloseTimeout == 0 {
 		opts.StartToCloseTimeout = DefaultStartToCloseTimeout
+	}
+	switch {
+	case opts.HeartbeatTimeout == 0:
+		opts.HeartbeatTimeout = DefaultHeartbeatTimeout
+	case opts.HeartbeatTimeout < 0:
+		opts.HeartbeatTimeout = 0
 	}
 	if opts.Summary == "" {
 		opts.Summary = pool + "." + tool

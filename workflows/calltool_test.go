@@ -43,6 +43,14 @@ func TestCallTool(t *testing.T) {
 				return workflows.CallTool[float64](ctx, "math", "square", squareArgs{X: 12})
 			},
 			wantResult: `144`, wantArgs: `{"x":12}`, wantCalls: 1, taskQueue: "snakepool.math", timeout: workflows.DefaultStartToCloseTimeout,
+			heartbeat: workflows.DefaultHeartbeatTimeout,
+		},
+		{
+			name: "heartbeat timeout off",
+			call: func(ctx workflow.Context) (any, error) {
+				return workflows.CallTool[float64](ctx, "math", "square", squareArgs{X: 2}, workflows.CallOptions{HeartbeatTimeout: -1})
+			},
+			wantResult: `4`, wantCalls: 1, taskQueue: "snakepool.math", timeout: workflows.DefaultStartToCloseTimeout,
 		},
 		{
 			name: "a struct result",
@@ -50,6 +58,7 @@ func TestCallTool(t *testing.T) {
 				return workflows.CallTool[echoed](ctx, "io", "echo", map[string]any{"message": "hi", "n": 3})
 			},
 			wantResult: `{"message":"hi","n":3}`, wantCalls: 1, taskQueue: "snakepool.io", timeout: workflows.DefaultStartToCloseTimeout,
+			heartbeat: workflows.DefaultHeartbeatTimeout,
 		},
 		{
 			name: "options, merged in order",
@@ -100,6 +109,7 @@ func TestCallTool(t *testing.T) {
 				return sum, nil
 			},
 			wantResult: `14`, wantCalls: 4, taskQueue: "snakepool.math", timeout: workflows.DefaultStartToCloseTimeout,
+			heartbeat: workflows.DefaultHeartbeatTimeout,
 		},
 	}
 	for _, tt := range tests {

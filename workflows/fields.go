@@ -23,6 +23,8 @@ const (
 	jsonOptionsObject // an object with the StepOptions fields only
 	jsonRetryObject
 	jsonMapObject
+	jsonWaitObject
+	jsonBool
 )
 
 func (t jsonType) String() string {
@@ -35,8 +37,10 @@ func (t jsonType) String() string {
 		return "an integer"
 	case jsonPositiveInteger:
 		return "an integer of at least 1"
-	case jsonObject, jsonOptionsObject, jsonRetryObject, jsonMapObject:
+	case jsonObject, jsonOptionsObject, jsonRetryObject, jsonMapObject, jsonWaitObject:
 		return "an object"
+	case jsonBool:
+		return "a boolean"
 	case jsonStringList:
 		return "a list of strings"
 	case jsonStepList:
@@ -57,6 +61,7 @@ var (
 		{"schedule_to_start_timeout", jsonString},
 		{"heartbeat_timeout", jsonString},
 		{"retry", jsonRetryObject},
+		{"require_worker", jsonBool},
 	}
 	retryFields = []field{
 		{"initial_interval", jsonString},
@@ -72,6 +77,10 @@ var (
 		{"chunk_size", jsonPositiveInteger},
 		{"offset", jsonInteger},
 	}
+	waitFields = []field{
+		{"signal", jsonString},
+		{"timeout", jsonString},
+	}
 	stepFields = append([]field{
 		{"name", jsonString},
 		{"pool", jsonString},
@@ -81,10 +90,23 @@ var (
 		{"map", jsonMapObject},
 		{"parallel", jsonStepList},
 		{"steps", jsonStepList},
+		{"dag", jsonStepList},
+		{"depends_on", jsonStringList},
+		{"sleep", jsonString},
+		{"wait", jsonWaitObject},
+		{"when", jsonString},
+		{"on_error", jsonString},
 	}, optionFields...)
 	topFields = []field{
+		{"version", jsonInteger},
+		{"name", jsonString},
+		{"input", jsonAny},
 		{"steps", jsonStepList},
+		{"finally", jsonStepList},
+		{"output", jsonAny},
 		{"defaults", jsonOptionsObject},
+		{"max_history_events", jsonPositiveInteger},
+		{"continued", jsonObject},
 	}
 )
 
@@ -158,6 +180,10 @@ func (c fieldChecker) value(v any, path string, typ jsonType, step stepRef, bad 
 		if _, ok := v.(json.Number); !ok {
 			return wrong()
 		}
+	case jsonBool:
+		if _, ok := v.(bool); !ok {
+			return wrong()
+		}
 	case jsonInteger, jsonPositiveInteger:
 		n, ok := v.(json.Number)
 		if !ok {
@@ -180,12 +206,14 @@ func (c fieldChecker) value(v any, path string, typ jsonType, step stepRef, bad 
 				return bad(fmt.Sprintf("%s[%d]", path, i), "must be a string, not "+describeJSON(e))
 			}
 		}
-	case jsonObject, jsonOptionsObject, jsonRetryObject, jsonMapObject:
+	case jsonObject, jsonOptionsObject, jsonRetryObject, jsonMapObject, jsonWaitObject:
 		obj, ok := v.(map[string]any)
 		if !ok {
 			return wrong()
 		}
 		switch typ {
+		case jsonWaitObject:
+			return c.object(obj, path, waitFields, step)
 		case jsonOptionsObject:
 			return c.object(obj, path, optionFields, step)
 		case jsonRetryObject:

@@ -25,11 +25,16 @@ import (
 )
 
 // stack is a dev server and a worker with the pools of examples/snakepool.yaml (math: process x2,
-// io: thread 1x4), running the showcase adapter in real Python processes.
+// io: thread 1x4), running the showcase adapter in real Python processes, plus the pool "tests"
+// (process x1) with the tools of testdata/pytools on its own task queue (testsQueue), which steps
+// reach by the pool's name alone (contract C6).
 type stack struct {
 	srv    *workertest.DevServer
 	client client.Client
 }
+
+// testsQueue is the task queue of the pool "tests", not the default "snakepool.tests".
+const testsQueue = "pipeline-tests"
 
 func startStack(t *testing.T) stack {
 	t.Helper()
@@ -39,6 +44,8 @@ func startStack(t *testing.T) stack {
 	require.NoError(t, err)
 	cfg.Temporal.Address = srv.Address
 	cfg.Temporal.WorkerStopTimeout = 2 * time.Second
+	cfg.Pools = append(cfg.Pools, worker.PoolConfig{Name: "tests", Size: 1, Adapter: "pipeline_tools:PipelineTools", TaskQueue: testsQueue,
+		Dir: filepath.Join(testenv.RepoRoot(t), "workflows", "testdata", "pytools")})
 	for i := range cfg.Pools {
 		cfg.Pools[i].Python = python
 	}
@@ -109,6 +116,8 @@ func TestPipelineIntegration(t *testing.T) {
 	t.Run("the examples of docs/pipelines.md return the documented results", func(t *testing.T) {
 		runDocExamples(t, s)
 	})
+
+	featureTests(t, s)
 
 	t.Run("a pipeline started with the temporal CLI from a JSON file completes", func(t *testing.T) {
 		spec := filepath.Join(t.TempDir(), "pipeline.json")

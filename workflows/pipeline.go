@@ -9,6 +9,7 @@
 package workflows
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,7 +30,7 @@ import (
 // Register it under PipelineName:
 //
 //	w.RegisterWorkflowWithOptions(workflows.Pipeline, workflow.RegisterOptions{Name: workflows.PipelineName})
-func Pipeline(ctx workflow.Context, spec PipelineSpec) (PipelineResult, error) {
+func Pipeline(ctx workflow.Context, spec PipelineSpec, input json.RawMessage) (PipelineResult, error) {
 	p, err := compile(spec)
 	if err != nil {
 		failed := &progressState{status: StatusFailed, err: err.Error()}
@@ -38,27 +39,39 @@ func Pipeline(ctx workflow.Context, spec PipelineSpec) (PipelineResult, error) {
 		}
 		return PipelineResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalidPipeline, nil)
 	}
-	r := &runner{plan: p, progress: newProgress(p), results: map[string]any{}, raw: map[string]json.RawMessage{}}
+	r := newRunner(p)
+	if err := r.setInput(spec.Input, input); err != nil {
+		r.progress.status, r.progress.err = StatusFailed, err.Error()
+		return PipelineResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalidPipeline, nil)
+	}
 	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (Progress, error) { return r.progress.snapshot(), nil }); err != nil {
 		return PipelineResult{}, fmt.Errorf("register the %s query: %w", ProgressQuery, err)
 	}
-	logger := workflow.GetLogger(ctx)
-	result := PipelineResult{Results: make([]StepResult, 0, len(p.roots))}
-	for i, n := range p.roots {
-		out, err := r.run(ctx, n)
-		if err != nil {
-			r.progress.status = StatusFailed
-			if temporal.IsCanceledError(err) && ctx.Err() != nil {
-				r.progress.status = StatusCancelled
-				return PipelineResult{}, err // the workflow was cancelled: end as cancelled, not failed
-			}
-			r.progress.err = err.Error()
+	r.version = getVersion(ctx, pipelineChangeID, workflow.DefaultVersion, latestVersion)
+	if spec.Continued != nil {
+		r.restore(spec.Continued)
+	}
+	if r.version >= versionWorkerChecks {
+		if err := r.inspect(ctx); err != nil {
+			r.progress.status, r.progress.err = StatusFailed, err.Error()
 			return PipelineResult{}, err
 		}
-		logger.Info("Pipeline step done", "step", i, "name", n.step.Name, "kind", n.kind, "pool", n.step.Pool, "tool", n.step.Tool)
-		result.Results = append(result.Results, StepResult{
-			Step: i, Name: n.step.Name, Pool: n.step.Pool, Tool: n.step.Tool, Result: out,
-		})
+		r.visibility.start(ctx, r)
+	}
+	result, err := r.runSteps(ctx)
+	if isContinueAsNew(err) {
+		return PipelineResult{}, err
+	}
+	err = r.runFinally(ctx, err)
+	r.visibility.publish(ctx, r)
+	if err != nil {
+		r.progress.status = StatusFailed
+		if temporal.IsCanceledError(err) && ctx.Err() != nil {
+			r.progress.status = StatusCancelled
+			return PipelineResult{}, err // the workflow was cancelled: end as cancelled, not failed
+		}
+		r.progress.err = err.Error()
+		return PipelineResult{}, err
 	}
 	r.progress.status = StatusDone
 	return result, nil
@@ -68,15 +81,136 @@ func Pipeline(ctx workflow.Context, spec PipelineSpec) (PipelineResult, error) {
 type runner struct {
 	plan     *plan
 	progress *progressState
+	// version is the Pipeline version the run recorded (see version.go).
+	version workflow.Version
+	// input is the pipeline's decoded input.
+	input any
 	// results are the decoded results of finished named steps (for references), raw their JSON.
 	results map[string]any
 	raw     map[string]json.RawMessage
+	// errs are the failures of steps that failed with on_error "continue", by node index.
+	errs map[int]*ErrorInfo
 	// inlineCalls counts the map items this workflow run called itself.
 	inlineCalls int
+	// queues are the task queues of the pools, by poolKey (from the inspection when version >=
+	// versionWorkerChecks).
+	queues map[string]string
+	// first is the top-level step this run starts at (0, or where the previous run continued as
+	// new); previous holds the results of the steps before it.
+	first    int
+	previous []StepResult
+	// signals are the signals a previous run received and no wait step took yet, by name.
+	signals map[string][]json.RawMessage
+	// finalStatus and finalError are what finally steps' conditions see as pipeline.status and
+	// pipeline.error.
+	finalStatus, finalError string
+	visibility              visibility
+}
+
+func newRunner(p *plan) *runner {
+	return &runner{plan: p, progress: newProgress(p), results: map[string]any{}, raw: map[string]json.RawMessage{},
+		errs: map[int]*ErrorInfo{}, queues: map[string]string{}, signals: map[string][]json.RawMessage{}}
+}
+
+// setInput decodes the pipeline's input: the workflow's second argument when it has one (not
+// null), else the spec's.
+func (r *runner) setInput(fromSpec, fromArg json.RawMessage) error {
+	raw := fromSpec
+	if t := bytes.TrimSpace(fromArg); len(t) > 0 && !bytes.Equal(t, []byte("null")) {
+		raw = fromArg
+	}
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return nil
+	}
+	v, err := decodeJSON(raw)
+	if err != nil {
+		return fmt.Errorf("invalid pipeline: input: not valid JSON: %v", err)
+	}
+	r.input = v
+	return nil
+}
+
+// runSteps runs the top-level steps from r.first on, and returns their results (with those of
+// previous runs), or a continue-as-new error.
+func (r *runner) runSteps(ctx workflow.Context) (PipelineResult, error) {
+	p := r.plan
+	logger := workflow.GetLogger(ctx)
+	result := PipelineResult{Results: make([]StepResult, 0, len(p.roots))}
+	result.Results = append(result.Results, r.previous...)
+	for i := r.first; i < len(p.roots); i++ {
+		n := p.roots[i]
+		if i > r.first && r.shouldContinueAsNew(ctx) {
+			return PipelineResult{}, r.continueAsNew(ctx, i, result.Results)
+		}
+		out, err := r.run(ctx, n)
+		if err != nil {
+			return PipelineResult{}, err
+		}
+		logger.Info("Pipeline step done", "step", i, "name", n.step.Name, "kind", n.kind, "pool", n.step.Pool, "tool", n.step.Tool)
+		sr := StepResult{Step: i, Name: n.step.Name, Pool: n.step.Pool, Tool: n.step.Tool, Result: out, Error: r.errs[n.index]}
+		if st := r.progress.step(n).Status; st != StatusDone {
+			sr.Status = st
+		}
+		result.Results = append(result.Results, sr)
+	}
+	if p.output != nil {
+		out, err := r.resolver(false).resolve(p.output, "output")
+		if err != nil {
+			return PipelineResult{}, temporal.NewNonRetryableApplicationError("output: "+err.Error(), ErrTypeInvalidReference, nil)
+		}
+		if result.Output, err = json.Marshal(out); err != nil {
+			return PipelineResult{}, fmt.Errorf("encode the output: %w", err)
+		}
+		for i := range result.Results {
+			result.Results[i].Result = nil
+		}
+	}
+	return result, nil
+}
+
+// runFinally runs the finally steps after the steps ended with mainErr (nil: they succeeded),
+// in a disconnected context when the workflow was cancelled, and returns the pipeline's error:
+// mainErr, else the first failure of a finally step.
+func (r *runner) runFinally(ctx workflow.Context, mainErr error) error {
+	if len(r.plan.finals) == 0 {
+		return mainErr
+	}
+	r.finalStatus = StatusDone
+	fctx := ctx
+	switch {
+	case mainErr != nil && temporal.IsCanceledError(mainErr) && ctx.Err() != nil:
+		r.finalStatus = StatusCancelled
+		fctx, _ = workflow.NewDisconnectedContext(ctx)
+	case mainErr != nil:
+		r.finalStatus, r.finalError = StatusFailed, mainErr.Error()
+	}
+	for _, n := range r.plan.finals {
+		if _, err := r.run(fctx, n); err != nil {
+			if mainErr != nil {
+				workflow.GetLogger(ctx).Error("Pipeline finally step failed", "step", n.label(), "error", err)
+				return mainErr
+			}
+			return err
+		}
+	}
+	return mainErr
 }
 
 func (r *runner) run(ctx workflow.Context, n *node) (json.RawMessage, error) {
 	sp := r.progress.step(n)
+	if n.when != nil {
+		run, err := n.when.evaluate(r.conditionEnv(n.final))
+		if err != nil {
+			err = r.invalidCondition(n, err)
+			sp.Status, sp.Error = StatusFailed, err.Error()
+			return nil, err
+		}
+		if !run {
+			sp.Status = StatusSkipped
+			r.finished(n, json.RawMessage("null"))
+			return json.RawMessage("null"), nil
+		}
+	}
 	sp.Status = StatusRunning
 	var out json.RawMessage
 	var err error
@@ -89,26 +223,150 @@ func (r *runner) run(ctx workflow.Context, n *node) (json.RawMessage, error) {
 		out, err = r.runParallel(ctx, n)
 	case kindSequence:
 		out, err = r.runSequence(ctx, n)
+	case kindDAG:
+		out, err = r.runDAG(ctx, n)
+	case kindSleep:
+		out, err = r.runSleep(ctx, n)
+	case kindWait:
+		out, err = r.runWait(ctx, n)
 	}
 	if err != nil {
 		sp.Status = StatusFailed
-		if temporal.IsCanceledError(err) {
+		switch {
+		case temporal.IsCanceledError(err):
 			sp.Status = StatusCancelled
-		} else if n.kind == kindTool || n.kind == kindMap {
+			return nil, err
+		case !n.kind.isGroup():
 			sp.Error = err.Error()
 		}
-		return nil, err
+		if n.onError != onErrorContinue {
+			return nil, err
+		}
+		sp.Error = err.Error()
+		r.errs[n.index] = errorInfo(err)
+		r.finished(n, json.RawMessage("null"))
+		return json.RawMessage("null"), nil
 	}
 	sp.Status = StatusDone
+	r.finished(n, out)
+	return out, nil
+}
+
+// finished records the outcome of a step that ended without failing the pipeline.
+func (r *runner) finished(n *node, out json.RawMessage) {
 	if n.step.Name != "" {
 		r.raw[n.step.Name] = out
 	}
-	return out, nil
+	r.visibility.changed()
+}
+
+// conditionEnv is what conditions see (see when.go).
+func (r *runner) conditionEnv(final bool) any {
+	steps := make(map[string]any, len(r.plan.byName))
+	for name, n := range r.plan.byName {
+		entry := map[string]any{"status": r.progress.step(n).Status, "result": nil, "error": nil}
+		if v, ok := r.resolver(false).result(name); ok {
+			entry["result"] = exprValue(v)
+		}
+		if e := r.errs[n.index]; e != nil {
+			entry["error"] = map[string]any{"type": e.Type, "message": e.Message, "non_retryable": e.NonRetryable}
+		}
+		steps[name] = entry
+	}
+	if final {
+		return finalConditionVars{Input: exprValue(r.input), Steps: steps,
+			Pipeline: map[string]any{"status": r.finalStatus, "error": r.finalError}}
+	}
+	return conditionVars{Input: exprValue(r.input), Steps: steps}
+}
+
+// invalidCondition is the error of a condition that could not be evaluated.
+func (r *runner) invalidCondition(n *node, err error) error {
+	msg := fmt.Sprintf("step %s: %s: %v", n.label(), n.key+".when", err)
+	details := StepFailure{Step: n.label(), Path: n.key, Pool: n.step.Pool, Tool: n.step.Tool, ErrorType: ErrTypeInvalidCondition, Message: err.Error()}
+	return temporalNonRetryable(msg, ErrTypeInvalidCondition, nil, details)
+}
+
+// temporalNonRetryable is a non-retryable ApplicationError with a cause and one detail.
+func temporalNonRetryable(msg, errType string, cause error, details any) error {
+	return temporal.NewApplicationErrorWithOptions(msg, errType,
+		temporal.ApplicationErrorOptions{NonRetryable: true, Cause: cause, Details: []any{details}})
+}
+
+// errorInfo describes a failure for results: the root cause's type and message, and whether it
+// was non-retryable.
+func errorInfo(err error) *ErrorInfo {
+	info := &ErrorInfo{Type: rootType(err), Message: rootMessage(err)}
+	var innermost *temporal.ApplicationError
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if app, ok := e.(*temporal.ApplicationError); ok {
+			innermost = app
+		}
+	}
+	if innermost != nil {
+		info.NonRetryable = innermost.NonRetryable()
+	}
+	return info
+}
+
+// poolKey identifies a pool and the step's own task queue, for r.queues.
+func poolKey(n *node) string { return n.step.Pool + "\x00" + n.step.TaskQueue }
+
+// taskQueue is the task queue of a tool or map step's calls.
+func (r *runner) taskQueue(n *node) string {
+	if r.version >= versionWorkerChecks {
+		if q, ok := r.queues[poolKey(n)]; ok {
+			return q
+		}
+	}
+	if n.step.TaskQueue != "" {
+		return n.step.TaskQueue
+	}
+	return PoolTaskQueue(n.step.Pool)
+}
+
+// inspect asks the worker where the pools are served (InspectActivityName) and fails with
+// NoWorker when a step's pool has no worker. When the worker cannot answer (an older worker
+// without the local activity, or it timed out), the run goes on with the default task queues.
+func (r *runner) inspect(ctx workflow.Context) error {
+	var req InspectRequest
+	index := map[string]int{}
+	for _, n := range r.plan.nodes {
+		if n.kind != kindTool && n.kind != kindMap {
+			continue
+		}
+		k := poolKey(n)
+		i, seen := index[k]
+		if !seen {
+			i = len(req.Pools)
+			index[k] = i
+			req.Pools = append(req.Pools, PoolRequest{Pool: n.step.Pool, TaskQueue: n.step.TaskQueue})
+		}
+		req.Pools[i].Check = req.Pools[i].Check || n.requireWorker()
+	}
+	req.SearchAttributes = searchAttributeNames()
+	var res InspectResult
+	lctx := workflow.WithLocalActivityOptions(ctx, inspectOptions)
+	if err := workflow.ExecuteLocalActivity(lctx, InspectActivityName, req).Get(lctx, &res); err != nil || len(res.Pools) != len(req.Pools) {
+		workflow.GetLogger(ctx).Warn("Pipeline: the worker could not tell where the pools are served; using the default task queues, without checking for workers",
+			"activity", InspectActivityName, "error", err)
+		return nil
+	}
+	for k, i := range index {
+		r.queues[k] = res.Pools[i].TaskQueue
+	}
+	r.visibility.searchAttributes = res.SearchAttributes
+	for _, n := range r.plan.nodes {
+		if (n.kind == kindTool || n.kind == kindMap) && n.requireWorker() && res.Pools[index[poolKey(n)]].Unserved {
+			return noWorkerError(n, res.Pools[index[poolKey(n)]].TaskQueue, res.LocalPools)
+		}
+	}
+	return nil
 }
 
 // resolver returns a resolver of references to finished steps.
 func (r *runner) resolver(partial bool) resolver {
-	return resolver{names: r.plan.byName, partial: partial, result: func(name string) (any, bool) {
+	return resolver{names: r.plan.byName, partial: partial, input: r.input, result: func(name string) (any, bool) {
 		if v, ok := r.results[name]; ok {
 			return v, true
 		}
@@ -136,7 +394,7 @@ func (r *runner) runTool(ctx workflow.Context, n *node) (json.RawMessage, error)
 			return nil, r.invalidReference(n, nil, &refError{path: n.key + ".args", problem: err.Error()})
 		}
 	}
-	actx := workflow.WithActivityOptions(ctx, n.activityOptions())
+	actx := workflow.WithActivityOptions(ctx, n.activityOptions(r.version, r.taskQueue(n)))
 	var out json.RawMessage
 	if err := workflow.ExecuteActivity(actx, n.step.Tool, args).Get(actx, &out); err != nil {
 		if temporal.IsCanceledError(err) {
@@ -168,32 +426,56 @@ func (r *runner) runSequence(ctx workflow.Context, n *node) (json.RawMessage, er
 }
 
 func (r *runner) runParallel(ctx workflow.Context, n *node) (json.RawMessage, error) {
-	gctx, cancel := workflow.WithCancel(ctx)
-	defer cancel()
-	results := make([]json.RawMessage, len(n.children))
-	var firstErr error
-	pending := len(n.children)
+	b := newBranches(ctx, len(n.children))
+	defer b.cancel()
 	for i, ch := range n.children {
-		workflow.Go(gctx, func(bctx workflow.Context) {
-			defer func() { pending-- }()
+		workflow.Go(b.gctx, func(bctx workflow.Context) {
+			defer b.done()
 			out, err := r.run(bctx, ch)
 			if err != nil {
-				if firstErr == nil && !(temporal.IsCanceledError(err) && gctx.Err() != nil && ctx.Err() == nil) {
-					firstErr = err
-					cancel() // the other branches' calls are cancelled
-				}
+				b.fail(err)
 				return
 			}
-			results[i] = out
+			b.results[i] = out
 		})
 	}
-	if err := workflow.Await(ctx, func() bool { return pending == 0 }); err != nil {
+	return b.wait()
+}
+
+// branches are the steps of a parallel group or a dag, running in coroutines: the first failure
+// cancels the others.
+type branches struct {
+	ctx, gctx workflow.Context
+	cancel    workflow.CancelFunc
+	results   []json.RawMessage
+	pending   int
+	firstErr  error
+}
+
+func newBranches(ctx workflow.Context, n int) *branches {
+	gctx, cancel := workflow.WithCancel(ctx)
+	return &branches{ctx: ctx, gctx: gctx, cancel: cancel, results: make([]json.RawMessage, n), pending: n}
+}
+
+func (b *branches) done() { b.pending-- }
+
+// fail records a branch's failure; the cancellation that an earlier failure caused is not one.
+func (b *branches) fail(err error) {
+	if b.firstErr == nil && !(temporal.IsCanceledError(err) && b.gctx.Err() != nil && b.ctx.Err() == nil) {
+		b.firstErr = err
+		b.cancel() // the other branches' calls are cancelled
+	}
+}
+
+// wait waits for every branch and returns their results in order, or the first failure.
+func (b *branches) wait() (json.RawMessage, error) {
+	if err := workflow.Await(b.ctx, func() bool { return b.pending == 0 }); err != nil {
 		return nil, err
 	}
-	if firstErr != nil {
-		return nil, firstErr
+	if b.firstErr != nil {
+		return nil, b.firstErr
 	}
-	return marshalList(results)
+	return marshalList(b.results)
 }
 
 // runMap calls the tool once per item, in this workflow when the map is small enough, in child
@@ -245,7 +527,7 @@ func (r *runner) mapInline(ctx workflow.Context, n *node, items []any, template 
 	mctx, cancel := workflow.WithCancel(ctx)
 	defer cancel()
 	sp := r.progress.step(n)
-	opts := n.activityOptions()
+	opts := n.activityOptions(r.version, r.taskQueue(n))
 	offset, limit := n.step.Map.Offset, n.concurrency()
 	results := make([]json.RawMessage, len(items))
 	running := 0
@@ -283,11 +565,17 @@ func (r *runner) mapInline(ctx workflow.Context, n *node, items []any, template 
 			switch {
 			case err == nil:
 				results[i] = out
+				if n.onError == onErrorCollect {
+					results[i] = collected(out, nil)
+				}
 				sp.Items.Done++
 			case temporal.IsCanceledError(err) && ctx.Err() != nil:
 				fail(err) // the workflow is cancelled
 			case temporal.IsCanceledError(err) && mctx.Err() != nil:
 				// cancelled because another item failed
+			case n.onError == onErrorCollect:
+				sp.Items.Failed++
+				results[i] = collected(nil, err)
 			default:
 				sp.Items.Failed++
 				fail(stepFailed(n, &index, err))
@@ -323,6 +611,10 @@ func (r *runner) mapChunks(ctx workflow.Context, n *node, items []any, template 
 		chunks = append(chunks, [2]int{a, min(a+size, len(items))})
 	}
 	lanes := min(len(chunks), max((limit+size-1)/size, min(2, limit)))
+	chunkQueue := n.step.TaskQueue
+	if r.version >= versionWorkerChecks {
+		chunkQueue = r.taskQueue(n) // the child need not ask again
+	}
 	sp := r.progress.step(n)
 	sp.Items.Chunks = len(chunks)
 
@@ -350,7 +642,7 @@ func (r *runner) mapChunks(ctx workflow.Context, n *node, items []any, template 
 					return
 				}
 				child := PipelineSpec{Steps: []Step{{
-					Name: n.step.Name, Pool: n.step.Pool, Tool: n.step.Tool, TaskQueue: n.step.TaskQueue, Args: tmpl,
+					Name: n.step.Name, Pool: n.step.Pool, Tool: n.step.Tool, TaskQueue: chunkQueue, Args: tmpl, OnError: chunkOnError(n),
 					Map:         &MapSpec{Over: over, As: n.step.Map.As, Concurrency: laneLimit, ChunkSize: b - a, Offset: n.step.Map.Offset + a},
 					StepOptions: n.opts,
 				}}}
@@ -368,7 +660,12 @@ func (r *runner) mapChunks(ctx workflow.Context, n *node, items []any, template 
 				}
 				switch {
 				case err == nil:
-					sp.Items.Done += b - a
+					failed := 0
+					if n.onError == onErrorCollect {
+						failed = countFailedEntries(results[a:b])
+					}
+					sp.Items.Done += b - a - failed
+					sp.Items.Failed += failed
 					sp.Items.ChunksDone++
 				case temporal.IsCanceledError(err) && cctx.Err() != nil:
 					if firstErr == nil && ctx.Err() != nil {
@@ -393,6 +690,27 @@ func (r *runner) mapChunks(ctx workflow.Context, n *node, items []any, template 
 	return marshalList(results)
 }
 
+// countFailedEntries counts the collected entries of failed items.
+func countFailedEntries(entries []json.RawMessage) int {
+	failed := 0
+	for _, raw := range entries {
+		var e MapEntry
+		if json.Unmarshal(raw, &e) == nil && !e.OK {
+			failed++
+		}
+	}
+	return failed
+}
+
+// chunkOnError is the on_error of a map's chunk: "collect" when the map collects; otherwise a
+// failed item fails the chunk, and the map's own on_error applies in this workflow.
+func chunkOnError(n *node) string {
+	if n.onError == onErrorCollect {
+		return onErrorCollect
+	}
+	return ""
+}
+
 // copyChunk copies a chunk child's results into dst.
 func copyChunk(res PipelineResult, dst []json.RawMessage) error {
 	if len(res.Results) != 1 {
@@ -407,6 +725,19 @@ func copyChunk(res PipelineResult, dst []json.RawMessage) error {
 	}
 	copy(dst, list)
 	return nil
+}
+
+// collected is the MapEntry (contract C3) of an item with on_error "collect": its result, or err.
+func collected(out json.RawMessage, err error) json.RawMessage {
+	entry := MapEntry{OK: err == nil, Value: orNull(out)}
+	if err != nil {
+		entry.Value, entry.Error = nil, errorInfo(err)
+	}
+	raw, mErr := json.Marshal(entry)
+	if mErr != nil { // a result is valid JSON: cannot happen
+		return json.RawMessage(`{"ok": false, "error": {"type": "InvalidResult", "message": "cannot encode the entry", "non_retryable": true}}`)
+	}
+	return raw
 }
 
 func marshalList(results []json.RawMessage) (json.RawMessage, error) {

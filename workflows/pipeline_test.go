@@ -53,6 +53,18 @@ func newPipelineEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *recorder
 	env.SetTestTimeout(time.Minute)
 	env.RegisterWorkflowWithOptions(workflows.Pipeline, workflow.RegisterOptions{Name: workflows.PipelineName})
 	rec := &recorder{args: map[string]json.RawMessage{}}
+	// The worker's inspection: pools are served on their default queues, except "nobody".
+	env.RegisterActivityWithOptions(func(_ context.Context, req workflows.InspectRequest) (workflows.InspectResult, error) {
+		res := workflows.InspectResult{LocalPools: []string{"io", "math"}}
+		for _, p := range req.Pools {
+			queue := p.TaskQueue
+			if queue == "" {
+				queue = workflows.PoolTaskQueue(p.Pool)
+			}
+			res.Pools = append(res.Pools, workflows.PoolAnswer{TaskQueue: queue, Unserved: p.Check && p.Pool == "nobody"})
+		}
+		return res, nil
+	}, activity.RegisterOptions{Name: workflows.InspectActivityName})
 	tool := func(name string, fn func(ctx context.Context, args map[string]any) (any, error)) {
 		env.RegisterActivityWithOptions(func(ctx context.Context, raw json.RawMessage) (json.RawMessage, error) {
 			rec.mu.Lock()
@@ -191,9 +203,9 @@ func TestPipelineRunsStepsInOrder(t *testing.T) {
 		startToClose time.Duration
 		heartbeat    time.Duration
 	}{
-		{"square", "sq", "snakepool.math", 2 * time.Minute, 0},
+		{"square", "sq", "snakepool.math", 2 * time.Minute, workflows.DefaultHeartbeatTimeout},
 		{"is_prime", "steps[1]", "custom", 30 * time.Second, 5 * time.Second},
-		{"noop", "steps[2]", "snakepool.other", 2 * time.Minute, 0},
+		{"noop", "steps[2]", "snakepool.other", 2 * time.Minute, workflows.DefaultHeartbeatTimeout},
 	}
 	for i, want := range tests {
 		info := rec.infos[i]

@@ -12,12 +12,14 @@ import (
 type Progress struct {
 	// Status is the pipeline's: "running", "done", "failed" or "cancelled".
 	Status string `json:"status"`
-	// Total counts the pipeline's tool and map steps (groups are not counted); Done, Running and
-	// Failed count those that succeeded, are running, and failed.
+	// Total counts the pipeline's steps (groups are not counted; finally steps are); Done,
+	// Running, Failed and Skipped count those that succeeded, are running, failed, and were
+	// skipped by their condition.
 	Total   int `json:"total"`
 	Done    int `json:"done"`
 	Running int `json:"running"`
 	Failed  int `json:"failed"`
+	Skipped int `json:"skipped,omitempty"`
 	// Calls counts tool calls: one per tool step and one per map item. A map whose list is a
 	// reference adds its items to Calls.Total once the list is known.
 	Calls Counts `json:"calls"`
@@ -42,15 +44,18 @@ type StepProgress struct {
 	// Name is the step's name, if it has one. The activity ID of a tool step's call is its name
 	// (its path when it has none); that of a map item's call is "<name or path>/<item index>".
 	Name string `json:"name,omitempty"`
-	// Kind is "tool", "map", "parallel" or "sequence".
+	// Kind is "tool", "map", "parallel", "sequence", "dag", "sleep" or "wait".
 	Kind string `json:"kind"`
 	// Pool and Tool are the step's, empty for a group.
 	Pool string `json:"pool,omitempty"`
 	Tool string `json:"tool,omitempty"`
-	// Status is "pending", "running", "done", "failed" or "cancelled".
+	// Status is "pending", "running", "done", "failed", "skipped" (its condition was false) or
+	// "cancelled".
 	Status string `json:"status"`
 	// Items is the progress of a map's items; nil for other kinds.
 	Items *MapProgress `json:"items,omitempty"`
+	// Signal is the signal a wait step waits for.
+	Signal string `json:"signal,omitempty"`
 	// Error is the step's failure when Status is "failed".
 	Error string `json:"error,omitempty"`
 
@@ -94,6 +99,7 @@ const (
 	StatusDone      = "done"
 	StatusFailed    = "failed"
 	StatusCancelled = "cancelled"
+	StatusSkipped   = "skipped"
 )
 
 // progressState is the workflow's progress, updated as steps run and copied by the query.
@@ -107,6 +113,9 @@ func newProgress(p *plan) *progressState {
 	ps := &progressState{status: StatusRunning, steps: make([]StepProgress, len(p.nodes))}
 	for i, n := range p.nodes {
 		sp := StepProgress{Path: n.key, Name: n.step.Name, Kind: string(n.kind), Pool: n.step.Pool, Tool: n.step.Tool, Status: StatusPending}
+		if n.kind == kindWait {
+			sp.Signal = n.step.Wait.Signal
+		}
 		if n.kind == kindMap {
 			sp.Items = &MapProgress{}
 			if n.overLen >= 0 {
@@ -135,13 +144,22 @@ func (ps *progressState) snapshot() Progress {
 	return out
 }
 
+// stepCounts counts the steps for the memo and search attributes.
+func (ps *progressState) stepCounts() StepCounts {
+	p := Progress{Steps: ps.steps}
+	p.recount()
+	return StepCounts{Total: p.Total, Done: p.Done, Failed: p.Failed, Skipped: p.Skipped}
+}
+
 // recount sets the totals from the steps.
 func (p *Progress) recount() {
-	p.Total, p.Done, p.Running, p.Failed = 0, 0, 0, 0
+	p.Total, p.Done, p.Running, p.Failed, p.Skipped = 0, 0, 0, 0, 0
 	p.Calls = Counts{}
 	for _, sp := range p.Steps {
-		switch sp.Kind {
-		case string(kindTool):
+		switch {
+		case sp.Status == StatusSkipped && (sp.Kind == string(kindTool) || sp.Kind == string(kindMap)):
+			// no calls
+		case sp.Kind == string(kindTool):
 			p.Calls.Total++
 			switch sp.Status {
 			case StatusDone:
@@ -151,11 +169,12 @@ func (p *Progress) recount() {
 			case StatusFailed:
 				p.Calls.Failed++
 			}
-		case string(kindMap):
+		case sp.Kind == string(kindMap):
 			p.Calls.Total += sp.Items.Total
 			p.Calls.Done += sp.Items.Done
 			p.Calls.Running += sp.Items.Running
 			p.Calls.Failed += sp.Items.Failed
+		case sp.Kind == string(kindSleep) || sp.Kind == string(kindWait):
 		default:
 			continue
 		}
@@ -167,6 +186,8 @@ func (p *Progress) recount() {
 			p.Running++
 		case StatusFailed:
 			p.Failed++
+		case StatusSkipped:
+			p.Skipped++
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 //	{"$ref": "steps.<name>.result"}          the result of an earlier named step
 //	{"$ref": "steps.<name>.result.a.0.b"}    a part of it: object keys and list indexes, dot-separated
 //	{"$ref": "item"}, {"$ref": "item.a.0"}   in a map step's args: the item (or a part of it)
+//	{"$ref": "input"}, {"$ref": "input.a.0"} the pipeline's input (or a part of it)
 //
 // A JSON object with the single key "$literal" is replaced by its value as is: references inside it
 // are not resolved.
@@ -25,10 +26,11 @@ const (
 
 // reference is a parsed "$ref".
 type reference struct {
-	text string
-	item bool   // refers to the map item
-	step string // the referenced step's name, when !item
-	path []string
+	text  string
+	item  bool   // refers to the map item
+	input bool   // refers to the pipeline's input
+	step  string // the referenced step's name, when neither item nor input
+	path  []string
 }
 
 // parseRef parses the text of a "$ref". names holds the names of the pipeline's steps: a step name
@@ -41,6 +43,11 @@ func parseRef(text string, names map[string]*node) (reference, error) {
 	case strings.HasPrefix(text, "item."):
 		ref.item = true
 		ref.path = strings.Split(strings.TrimPrefix(text, "item."), ".")
+	case text == "input":
+		ref.input = true
+	case strings.HasPrefix(text, "input."):
+		ref.input = true
+		ref.path = strings.Split(strings.TrimPrefix(text, "input."), ".")
 	case strings.HasPrefix(text, "steps."):
 		after := strings.TrimPrefix(text, "steps.")
 		for name := range names {
@@ -60,7 +67,7 @@ func parseRef(text string, names map[string]*node) (reference, error) {
 			ref.path = strings.Split(rest[1:], ".")
 		}
 	default:
-		return ref, fmt.Errorf(`%q must start with "steps.<name>.result" or "item"`, text)
+		return ref, fmt.Errorf(`%q must start with "steps.<name>.result", "input" or "item"`, text)
 	}
 	if slices.Contains(ref.path, "") {
 		return ref, fmt.Errorf("%q has an empty path segment", text)
@@ -159,6 +166,8 @@ type resolver struct {
 	names map[string]*node
 	// result returns the decoded result of a finished named step.
 	result func(name string) (any, bool)
+	// input is the pipeline's decoded input.
+	input any
 	// partial keeps item references and literals, and wraps the values of step references in
 	// literals, so that the output can be resolved again, once per item (or in a child workflow).
 	partial bool
@@ -228,6 +237,8 @@ func (r resolver) reference(obj map[string]any, path string) (any, error) {
 			return obj, nil
 		}
 		return nil, &refError{path: path, ref: text, problem: "only a map step's args can refer to the item"}
+	case ref.input:
+		root = r.input
 	default:
 		result, ok := r.result(ref.step)
 		if !ok {

@@ -29,18 +29,47 @@ import (
 // type are errors that name the field, both in ParseSpec and when the workflow starts (a spec sent
 // from the Temporal CLI is checked as strictly as one sent by the starter).
 type PipelineSpec struct {
-	// Steps run one after the other, in order; the pipeline stops at the first step that fails.
-	// Required: at least one step.
+	// Version is the version of the spec format: SpecVersion (1) is the only one; another is an
+	// InvalidPipeline error. Default: SpecVersion.
+	Version int `json:"version,omitempty"`
+	// Name names the pipeline in its memo and search attributes (docs/pipelines.md#visibility),
+	// e.g. "train-resnet"; [A-Za-z0-9_.-]+. Default: none.
+	Name string `json:"name,omitempty"`
+	// Input is the pipeline's input, which steps, conditions and the output refer to as
+	// {"$ref": "input..."} and input.<path>. A second workflow argument, when given, replaces it,
+	// so that one spec serves many runs. Default: null.
+	Input json.RawMessage `json:"input,omitempty"`
+	// Steps run one after the other, in order; the pipeline stops at the first step that fails
+	// (unless its on_error is "continue"). Required: at least one step.
 	Steps []Step `json:"steps"`
+	// Finally are steps that run, one after the other, once the steps have ended, whether they
+	// succeeded, failed or were cancelled (then in a disconnected context, so that cancelling the
+	// pipeline does not cancel them): for cleanup such as releasing a reservation. Their
+	// conditions see pipeline.status ("done", "failed" or "cancelled") and pipeline.error.
+	// Default: none.
+	Finally []Step `json:"finally,omitempty"`
+	// Output shapes the pipeline's result: a JSON value whose references ({"$ref": "steps.<name>.result..."},
+	// {"$ref": "input..."}) are resolved when the steps have succeeded. When it is set, the
+	// result holds it as "output" and its "results" carry no values (only each step's status).
+	// Default: none (the result lists every top-level step's result).
+	Output json.RawMessage `json:"output,omitempty"`
 	// Defaults apply to every step that does not set the option itself (nor inherits it from an
 	// enclosing group). Default: none (each option then has the default documented in StepOptions).
 	Defaults StepOptions `json:"defaults,omitzero"`
+	// MaxHistoryEvents makes the pipeline continue as new (a new run of the same workflow, which
+	// carries the finished steps' results) before a top-level step, once its run's history has
+	// this many events, or when Temporal suggests it. At least 1. Default: DefaultMaxHistoryEvents
+	// (10,000; Temporal's hard limit is 51,200).
+	MaxHistoryEvents int `json:"max_history_events,omitempty"`
+	// Continued is set by the Pipeline workflow in the input of the run it continues as new with:
+	// where the previous runs got to. Not for users. Default: none.
+	Continued *Continuation `json:"continued,omitempty"`
 
 	// decodeErr is the first unknown or mistyped field seen by UnmarshalJSON; Validate reports it.
 	decodeErr *SpecError
 }
 
-// Step is one step of a pipeline. It is one of four kinds, told apart by its fields:
+// Step is one step of a pipeline. It is one of seven kinds, told apart by its fields:
 //
 //   - a tool call: pool and tool (and args);
 //   - a map: pool, tool and map: the tool is called once per item of a list, the results are a
@@ -48,7 +77,12 @@ type PipelineSpec struct {
 //   - a parallel group: parallel, a list of steps that run at the same time; its result is the
 //     list of their results, in order;
 //   - a sequence: steps, a list of steps that run one after the other (useful as a branch of a
-//     parallel group); its result is the list of their results, in order.
+//     parallel group); its result is the list of their results, in order;
+//   - a graph: dag, a list of steps each of which starts as soon as the steps it depends_on have
+//     finished; its result is the list of their results, in order;
+//   - a sleep: sleep, a duration (a durable Temporal timer); its result is null;
+//   - a wait: wait, for a named signal (optionally bounded by a timeout); its result is the
+//     signal's payload.
 //
 // A group's options (StepOptions) are the defaults of the steps inside it.
 type Step struct {
@@ -75,6 +109,26 @@ type Step struct {
 	Parallel []Step `json:"parallel,omitempty"`
 	// Steps makes the step a group of steps that run one after the other. Default: none.
 	Steps []Step `json:"steps,omitempty"`
+	// Dag makes the step a graph of steps: each starts as soon as the steps it names in
+	// depends_on have finished. Default: none.
+	Dag []Step `json:"dag,omitempty"`
+	// DependsOn names the steps of the same dag that must finish before this one starts; only in
+	// a dag. Default: none (the step starts with the dag).
+	DependsOn []string `json:"depends_on,omitempty"`
+	// Sleep makes the step a durable timer of this duration, e.g. "10m". Default: none.
+	Sleep string `json:"sleep,omitempty"`
+	// Wait makes the step wait for a signal. Default: none.
+	Wait *WaitSpec `json:"wait,omitempty"`
+	// When is a condition (an expr-lang expression over input, steps.<name>.result, .status and
+	// .error, and in finally steps pipeline.status and pipeline.error) evaluated when the step
+	// would start: false skips the step (status "skipped", result null). Default: none (run).
+	When string `json:"when,omitempty"`
+	// OnError is what a failure of the step does: "fail" fails the pipeline (or the enclosing
+	// group); "continue" records the step as failed (result null, its error in the result and
+	// progress) and goes on; "collect", for maps only, makes every item's outcome an entry
+	// {"ok": true, "value": ...} or {"ok": false, "error": {...}} (MapEntry) so that the map
+	// itself succeeds. Default: "fail".
+	OnError string `json:"on_error,omitempty"`
 	// StepOptions override the enclosing group's options and the pipeline's Defaults for this step
 	// (and, in a group, are the defaults of the steps inside it).
 	StepOptions
@@ -101,6 +155,17 @@ type MapSpec struct {
 	Offset int `json:"offset,omitempty"`
 }
 
+// WaitSpec is the "wait" of a step: wait for a signal sent to the pipeline's workflow, e.g.
+// `temporal workflow signal --workflow-id <id> --name approve --input '{"ok": true}'`. A signal sent
+// before the step starts is kept until the step takes it; each wait step takes one signal.
+type WaitSpec struct {
+	// Signal is the signal's name; [A-Za-z0-9_.-]+. Required.
+	Signal string `json:"signal"`
+	// Timeout fails the step (error type WaitTimedOut) when no signal came for this long.
+	// Default: none (wait for ever; the progress shows what the step waits for).
+	Timeout string `json:"timeout,omitempty"`
+}
+
 // StepOptions are the Temporal activity options of a step. Durations are Go duration strings
 // such as "30s", "5m" or "1h30m".
 type StepOptions struct {
@@ -110,12 +175,21 @@ type StepOptions struct {
 	// worker at all, e.g. when no worker serves the pool); it is not retried.
 	// Default: none (wait for ever).
 	ScheduleToStartTimeout string `json:"schedule_to_start_timeout,omitempty"`
-	// HeartbeatTimeout fails an attempt whose tool has not called ctx.heartbeat for this long, and is
-	// what lets a cancellation reach a running tool. Default: none (no heartbeat required).
+	// HeartbeatTimeout fails an attempt whose worker has not heartbeated for this long, so that
+	// the attempts of a worker that died are retried elsewhere within this bound. The snakepool
+	// worker heartbeats by itself while a tool runs (every heartbeat_interval of its config, 10s by
+	// default, or a third of this timeout), so a tool that is alive but stuck is not caught by it
+	// (the worker config's progress_timeout is for those). "0s" turns it off.
+	// Default: DefaultHeartbeatTimeout (30s).
 	HeartbeatTimeout string `json:"heartbeat_timeout,omitempty"`
 	// Retry is the retry policy of the call; when set it replaces the inherited one as a whole.
 	// Default: Temporal's (unlimited attempts, 1s initial interval, coefficient 2, at most 100s).
 	Retry *RetryPolicy `json:"retry,omitempty"`
+	// RequireWorker makes the pipeline fail at once, before its first step, with a NoWorker error
+	// naming the step, the pool and the task queue, when no worker serves the step's task queue
+	// (none polled it in the last few minutes). false skips the check, e.g. for workers that
+	// scale up from zero on the queue's backlog. Default: true.
+	RequireWorker *bool `json:"require_worker,omitempty"`
 }
 
 // RetryPolicy mirrors temporal.RetryPolicy in JSON.
@@ -137,6 +211,8 @@ type RetryPolicy struct {
 type PipelineResult struct {
 	// Results holds one entry per top-level step, in the order of the steps.
 	Results []StepResult `json:"results"`
+	// Output is the spec's output, resolved; absent when the spec has none.
+	Output json.RawMessage `json:"output,omitempty"`
 }
 
 // StepResult is the outcome of one top-level step.
@@ -149,8 +225,34 @@ type StepResult struct {
 	Pool string `json:"pool,omitempty"`
 	Tool string `json:"tool,omitempty"`
 	// Result is the JSON value the tool returned; for a map, the list of the results in the order
-	// of the items; for a group, the list of its steps' results in order.
-	Result json.RawMessage `json:"result"`
+	// of the items; for a group, the list of its steps' results in order; null for a skipped step
+	// or one that failed with on_error "continue". Absent when the spec has an output.
+	Result json.RawMessage `json:"result,omitempty"`
+	// Status is "skipped" (its condition was false) or "failed" (with on_error "continue");
+	// absent when the step succeeded.
+	Status string `json:"status,omitempty"`
+	// Error is the failure of a step that failed with on_error "continue".
+	Error *ErrorInfo `json:"error,omitempty"`
+}
+
+// MapEntry is the outcome of one item of a map with on_error "collect": {"ok": true, "value": ...}
+// or {"ok": false, "error": {"type": ..., "message": ..., "non_retryable": ...}}.
+type MapEntry struct {
+	OK    bool            `json:"ok"`
+	Value json.RawMessage `json:"value,omitempty"`
+	Error *ErrorInfo      `json:"error,omitempty"`
+}
+
+// ErrorInfo describes a failure in results: a collected map item's, or a step's that failed with
+// on_error "continue".
+type ErrorInfo struct {
+	// Type is the Python exception's class name, or WorkerCrashed, Timeout, NoWorker, WaitTimedOut,
+	// InvalidReference, InvalidCondition...
+	Type string `json:"type"`
+	// Message is the error's message.
+	Message string `json:"message"`
+	// NonRetryable reports whether the error was marked non-retryable (by the tool or by snakepool).
+	NonRetryable bool `json:"non_retryable"`
 }
 
 const (
@@ -160,8 +262,15 @@ const (
 	ProgressQuery = "progress"
 	// TaskQueue is the default workflow task queue of the snakepool worker.
 	TaskQueue = "snakepool"
+	// SpecVersion is the version of the spec format this code knows (PipelineSpec.Version).
+	SpecVersion = 1
 	// DefaultStartToCloseTimeout is the StartToCloseTimeout of a step that sets none.
 	DefaultStartToCloseTimeout = 10 * time.Minute
+	// DefaultHeartbeatTimeout is the HeartbeatTimeout of a step (and of a CallTool call) that sets
+	// none: a worker lost while it runs a tool is noticed within this bound, and the attempt retried.
+	DefaultHeartbeatTimeout = 30 * time.Second
+	// DefaultMaxHistoryEvents is the MaxHistoryEvents of a spec that sets none.
+	DefaultMaxHistoryEvents = 10000
 	// DefaultMapConcurrency is the Concurrency of a map that sets none.
 	DefaultMapConcurrency = 10
 	// DefaultMapChunkSize is the ChunkSize of a map that sets none.
@@ -180,6 +289,14 @@ const (
 	// ErrTypeStepFailed is the ApplicationError type of a Pipeline whose step failed; its cause is
 	// the step's activity error (or the chunk's child workflow error), its details a StepFailure.
 	ErrTypeStepFailed = "StepFailed"
+	// ErrTypeNoWorker is the ApplicationError type of a Pipeline that a step's pool is not served
+	// by any worker (see StepOptions.RequireWorker); its details are a StepFailure.
+	ErrTypeNoWorker = "NoWorker"
+	// ErrTypeWaitTimedOut is the error type of a wait step whose signal did not come in time.
+	ErrTypeWaitTimedOut = "WaitTimedOut"
+	// ErrTypeInvalidCondition is the ApplicationError type of a Pipeline whose step's condition
+	// could not be evaluated (e.g. it reads a field of null, or is not a boolean); details: a StepFailure.
+	ErrTypeInvalidCondition = "InvalidCondition"
 )
 
 // PoolTaskQueue is the default activity task queue of a pool: "snakepool.<pool>".
@@ -274,4 +391,17 @@ const (
 	kindMap      stepKind = "map"
 	kindParallel stepKind = "parallel"
 	kindSequence stepKind = "sequence"
+	kindDAG      stepKind = "dag"
+	kindSleep    stepKind = "sleep"
+	kindWait     stepKind = "wait"
+)
+
+// isGroup reports whether steps of the kind hold other steps.
+func (k stepKind) isGroup() bool { return k == kindParallel || k == kindSequence || k == kindDAG }
+
+// What a step's failure does (Step.OnError).
+const (
+	onErrorFail     = "fail"
+	onErrorContinue = "continue"
+	onErrorCollect  = "collect"
 )

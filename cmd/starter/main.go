@@ -1,7 +1,7 @@
 // Command snakepool-starter starts a Pipeline workflow from a JSON file, prints the link to the run
 // in the Temporal Web UI, shows its progress while it runs and prints its result.
 //
-//	snakepool-starter --pipeline examples/pipelines/fanout.json [--json] [--wait=false]
+//	snakepool-starter --pipeline examples/pipelines/fanout.json [--input input.json] [--json] [--wait=false]
 //
 // The spec is checked before anything is started, with the same validator the workflow uses.
 // While it waits, the starter polls the pipeline's progress (workflows.DescribeProgress: the
@@ -23,6 +23,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -60,6 +61,7 @@ func main() {
 
 type options struct {
 	pipeline   string
+	input      string
 	address    string
 	namespace  string
 	taskQueue  string
@@ -85,6 +87,7 @@ func parseFlags(args []string, stderr io.Writer) (options, int) {
 	flags := flag.NewFlagSet("snakepool-starter", flag.ContinueOnError)
 	flags.SetOutput(stderr)
 	flags.StringVar(&o.pipeline, "pipeline", "", "the pipeline spec, a JSON file (required)")
+	flags.StringVar(&o.input, "input", "", "the pipeline's input, a JSON file (the workflow's second argument; default: the spec's input)")
 	flags.StringVar(&o.address, "address", "localhost:7233", "Temporal frontend host:port")
 	flags.StringVar(&o.namespace, "namespace", "default", "Temporal namespace")
 	flags.StringVar(&o.taskQueue, "task-queue", workflows.TaskQueue, "the worker's workflow task queue (temporal.task_queue in its config)")
@@ -138,6 +141,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(exitUsage, "%s: %v", o.pipeline, err)
 	}
+	wfArgs := []any{spec}
+	if o.input != "" {
+		input, err := os.ReadFile(o.input)
+		if err != nil {
+			return fail(exitUsage, "read the input: %v", err)
+		}
+		if !json.Valid(input) {
+			return fail(exitUsage, "%s: the input is not valid JSON", o.input)
+		}
+		wfArgs = append(wfArgs, json.RawMessage(input))
+	}
 	if o.workflowID == "" {
 		o.workflowID = defaultWorkflowID(o.pipeline)
 	}
@@ -155,7 +169,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	wfRun, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID: o.workflowID, TaskQueue: o.taskQueue,
 		WorkflowExecutionErrorWhenAlreadyStarted: true, // never attach to another run by mistake
-	}, workflows.PipelineName, spec)
+	}, workflows.PipelineName, wfArgs...)
 	if err != nil {
 		return fail(exitTemporal, "start the pipeline %s: %v", o.workflowID, err)
 	}
@@ -181,7 +195,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	display := newDisplay(o.progress, stderr)
 	var watcher *progressWatcher
 	if display != nil {
-		watcher = watchProgress(waitCtx, c, wfRun.GetID(), wfRun.GetRunID(), o.taskQueue, o.interval, display)
+		// The latest run: a long pipeline continues as new under the same workflow ID.
+		watcher = watchProgress(waitCtx, c, wfRun.GetID(), "", o.taskQueue, o.interval, display)
 	}
 	var result workflows.PipelineResult
 	err = wfRun.Get(waitCtx, &result)

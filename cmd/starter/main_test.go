@@ -117,15 +117,20 @@ func TestPrintResult(t *testing.T) {
 		{Step: 1, Pool: "math", Tool: "stats", Result: json.RawMessage(`{ "mean": 1.5,  "n": 2 }`)},
 		{Step: 2, Name: "group", Result: json.RawMessage(`[1, [2, 3]]`)},
 		{Step: 3, Name: "big", Pool: "math", Tool: "square", Result: longJSON},
+		{Step: 4, Name: "maybe", Pool: "io", Tool: "echo", Result: json.RawMessage(`null`), Status: workflows.StatusSkipped},
+		{Step: 5, Name: "tolerated", Pool: "io", Tool: "fail", Result: json.RawMessage(`null`), Status: workflows.StatusFailed,
+			Error: &workflows.ErrorInfo{Type: "ValueError", Message: "boom"}},
 	}}
 	var readable bytes.Buffer
 	require.NoError(t, printResult(&readable, result, false))
 	assert.Equal(t, strings.Join([]string{
-		"STEP    POOL  TOOL    RESULT",
-		"square  math  square  144",
-		`#1      math  stats   {"mean":1.5,"n":2}`,
-		`group   -     -       [1,[2,3]]`,
-		"big     math  square  " + string(longJSON[:maxResultWidth]) + "... (a list of 100; --json prints it whole)",
+		"STEP       POOL  TOOL    RESULT",
+		"square     math  square  144",
+		`#1         math  stats   {"mean":1.5,"n":2}`,
+		`group      -     -       [1,[2,3]]`,
+		"big        math  square  " + string(longJSON[:maxResultWidth]) + "... (a list of 100; --json prints it whole)",
+		"maybe      io    echo    (skipped)",
+		"tolerated  io    fail    (failed, continued: ValueError: boom)",
 		"",
 	}, "\n"), readable.String())
 
@@ -133,7 +138,7 @@ func TestPrintResult(t *testing.T) {
 	require.NoError(t, printResult(&asJSON, result, true))
 	var back workflows.PipelineResult
 	require.NoError(t, json.Unmarshal(asJSON.Bytes(), &back))
-	assert.Len(t, back.Results, 4)
+	assert.Len(t, back.Results, 6)
 	assert.JSONEq(t, string(longJSON), string(back.Results[3].Result), "--json prints results whole")
 	assert.Contains(t, asJSON.String(), "\n  \"results\": [", "indented")
 }
@@ -311,6 +316,31 @@ func TestStarterEndToEnd(t *testing.T) {
 		assert.Regexp(t, `(?m)^work\s+io\s+compute\s+\[0\.04`, stdout)
 	})
 
+	t.Run("approval example: input file, a wait for a signal, output", func(t *testing.T) {
+		done := make(chan struct{})
+		go func() { // approve once the pipeline waits (the progress shows it)
+			defer close(done)
+			for range 600 {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				p, err := workflows.DescribeProgress(ctx, c, "approval", "")
+				cancel()
+				if err == nil && len(p.Steps) > 5 && p.Steps[5].Status == workflows.StatusRunning {
+					_ = c.SignalWorkflow(context.Background(), "approval", "", "approve", map[string]any{"ok": true, "by": "ada"})
+					return
+				}
+				time.Sleep(50 * time.Millisecond) // polling interval of an observer
+			}
+		}()
+		code, stdout, stderr := runStarter(t, "--pipeline", example("approval.json"), "--input", example(filepath.Join("input", "approval.json")),
+			"--address", srv.Address, "--workflow-id", "approval", "--interval", "100ms", "--progress", "lines")
+		<-done
+		require.Equal(t, exitOK, code, stderr)
+		assert.Regexp(t, `(?m)^train\s+math\s+square\s+\(see the output\)$`, stdout)
+		assert.Contains(t, stderr, ", 1 skipped", "the step whose condition is false (121 > 200)")
+		// The input file's x (11) replaced the spec's (12); the readable output is cut at 200 bytes.
+		assert.Contains(t, stdout, `OUTPUT {"deployed":{"by":"ada","model":121},"model":121,"scores":[{"ok":true,"value":1},{"error":{"message":"tool 'square': argument 'x'`)
+	})
+
 	t.Run("failure example: step, error type, message and traceback", func(t *testing.T) {
 		code, stdout, stderr := runStarter(t, "--pipeline", example("failure.json"), "--address", srv.Address, "--progress", "none")
 		assert.Equal(t, exitFailed, code)
@@ -411,4 +441,14 @@ func TestStoppedWaitingFor(t *testing.T) {
 			assert.Equal(t, tt.want, stoppedWaitingFor(tt.ctx, tt.err))
 		})
 	}
+}
+
+func TestProgressShowsWaitsAndSkips(t *testing.T) {
+	p := workflows.Progress{Status: workflows.StatusRunning, Total: 3, Done: 1, Running: 1, Skipped: 1,
+		Steps: []workflows.StepProgress{
+			{Path: "steps[0]", Name: "maybe", Kind: "tool", Status: workflows.StatusSkipped},
+			{Path: "steps[1]", Name: "nap", Kind: "sleep", Status: workflows.StatusDone},
+			{Path: "steps[2]", Name: "approval", Kind: "wait", Status: workflows.StatusRunning, Signal: "approve"},
+		}}
+	assert.Equal(t, `0/0 calls · steps 1/3 done, 1 skipped · running: approval waiting for signal "approve"`, summary(p))
 }

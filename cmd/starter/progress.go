@@ -128,13 +128,16 @@ func summary(p workflows.Progress) string {
 	if p.Failed > 0 {
 		fmt.Fprintf(&b, ", %d failed", p.Failed)
 	}
+	if p.Skipped > 0 {
+		fmt.Fprintf(&b, ", %d skipped", p.Skipped)
+	}
 	if p.Status != workflows.StatusRunning {
 		fmt.Fprintf(&b, " · %s", p.Status)
 		return b.String()
 	}
 	var running []string
 	for _, s := range p.Steps {
-		if s.Status != workflows.StatusRunning || (s.Kind != "tool" && s.Kind != "map") {
+		if s.Status != workflows.StatusRunning || (s.Kind != "tool" && s.Kind != "map" && s.Kind != "sleep" && s.Kind != "wait") {
 			continue
 		}
 		running = append(running, describeRunning(s))
@@ -155,6 +158,12 @@ func describeRunning(s workflows.StepProgress) string {
 	}
 	var b strings.Builder
 	b.WriteString(label)
+	switch s.Kind {
+	case "wait":
+		fmt.Fprintf(&b, " waiting for signal %q", s.Signal)
+	case "sleep":
+		b.WriteString(" sleeping")
+	}
 	if s.Items != nil {
 		fmt.Fprintf(&b, " %d/%d", s.Items.Done, s.Items.Total)
 	}

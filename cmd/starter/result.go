@@ -41,7 +41,14 @@ func printResult(w io.Writer, result workflows.PipelineResult, asJSON bool) erro
 			name = fmt.Sprintf("#%d", r.Step)
 		}
 		shown := shorten(readableJSON(r.Result), r.Result)
-		if t, ok := recordsOf(r.Result); ok {
+		switch t, isTable := recordsOf(r.Result); {
+		case r.Status == workflows.StatusSkipped:
+			shown = "(skipped)"
+		case r.Error != nil:
+			shown = fmt.Sprintf("(failed, continued: %s: %s)", r.Error.Type, r.Error.Message)
+		case result.Output != nil:
+			shown = "(see the output)"
+		case isTable:
 			shown = fmt.Sprintf("%d results (table below)", len(t.rows))
 			tables = append(tables, titled{name, t})
 		}
@@ -54,6 +61,10 @@ func printResult(w io.Writer, result workflows.PipelineResult, asJSON bool) erro
 		if err := t.table.print(w, t.title); err != nil {
 			return err
 		}
+	}
+	if result.Output != nil {
+		_, err := fmt.Fprintf(w, "OUTPUT %s\n", shorten(readableJSON(result.Output), result.Output))
+		return err
 	}
 	return nil
 }
