@@ -130,6 +130,9 @@ func (w *Worker) start(ctx context.Context, metrics tally.Scope) error {
 	}
 	for i, pool := range w.pools {
 		pc := w.cfg.Pools[i]
+		if err := pc.checkTools(pool); err != nil {
+			return err
+		}
 		tuner, slots, err := NewPoolTuner(pool)
 		if err != nil {
 			return fmt.Errorf("worker: pool %q: %w", pc.Name, err)
