@@ -315,3 +315,28 @@ func TestSIGKILLOfGoProcessKillsToolChildren(t *testing.T) {
 	h.sigkill(t)
 	waitGone(t, pids, 15*time.Second)
 }
+
+// TestWatcherRestarts: a lifeline watcher that dies while a pool runs is replaced.
+func TestWatcherRestarts(t *testing.T) {
+	startPool(t, testOptions(t, reliabilityAdap, 1))
+	watcher := func() int {
+		lifeline.mu.Lock()
+		defer lifeline.mu.Unlock()
+		if lifeline.proc == nil {
+			return 0
+		}
+		return lifeline.proc.cmd.Process.Pid
+	}
+	first := watcher()
+	require.NotZero(t, first, "a watcher runs while a pool runs")
+	require.NoError(t, syscall.Kill(first, syscall.SIGKILL))
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if pid := watcher(); pid != 0 && pid != first {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "no new watcher within 20s")
+		time.Sleep(20 * time.Millisecond)
+	}
+	waitGone(t, []int{first}, 5*time.Second)
+}

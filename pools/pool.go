@@ -7,8 +7,9 @@
 // full), checks the workers' health, replaces crashed or hung workers with backoff, recycles
 // workers by age, call count and resident memory (starting the replacement before draining the old
 // one, so that capacity does not dip), cancels calls in Python, and stops everything it started:
-// no Python process outlives the pool, nor a SIGKILL of the Go process (process groups and a
-// parent-death signal).
+// no Python process, nor any process a tool started, outlives its worker, the pool, or a SIGKILL
+// of the Go process (process groups, a marker in the environment, a parent-death signal, a
+// lifeline watcher process, and a child subreaper with AdoptOrphans; see docs/reliability.md).
 //
 // This package knows nothing of Temporal.
 package pools

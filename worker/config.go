@@ -28,7 +28,7 @@ import (
 //	  tls: {ca_file: ca.pem, cert_file: client.pem, key_file: client.key}  # default: no TLS
 //	  api_key_file: /run/secrets/temporal-api-key                         # default: none
 //	metrics:
-//	  address: 127.0.0.1:9464      # /metrics and /healthz; "off" disables; default 127.0.0.1:9464
+//	  address: 127.0.0.1:9464      # /metrics, /livez, /readyz, /healthz; "off" disables; default 127.0.0.1:9464
 //	pools:
 //	  - name: math                 # required; also names the task queue "snakepool.math"
 //	    profile: process           # process (default) or thread
@@ -48,8 +48,8 @@ type Config struct {
 	Pools []PoolConfig `yaml:"pools"`
 }
 
-// MetricsConfig is the HTTP listener of cmd/worker, which serves /metrics (Prometheus) and
-// /healthz.
+// MetricsConfig is the HTTP listener of cmd/worker, which serves /metrics (Prometheus), /livez,
+// /readyz and /healthz.
 type MetricsConfig struct {
 	// Address is the host:port to listen on; MetricsOff disables the listener. Port 0 picks a free
 	// port (the worker logs the one it got). Default: DefaultMetricsAddress (127.0.0.1:9464, this
@@ -174,7 +174,7 @@ type PoolConfig struct {
 	// MaxRestartBackoff caps restart_backoff's doubling. Default: 30s.
 	MaxRestartBackoff time.Duration `yaml:"max_restart_backoff"`
 	// CrashLoopThreshold is how many failures within crash_loop_window mark the pool degraded
-	// (/healthz then answers 503). Default: 5.
+	// while it is short of processes. Default: 5.
 	CrashLoopThreshold int `yaml:"crash_loop_threshold"`
 	// CrashLoopWindow is the window of crash_loop_threshold. Default: 1m.
 	CrashLoopWindow time.Duration `yaml:"crash_loop_window"`
