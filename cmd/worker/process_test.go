@@ -147,6 +147,16 @@ pools:
 	listening := p.waitLog(t, "HTTP endpoint listening", time.Minute)
 	base := "http://" + listening["address"].(string)
 	p.waitLog(t, worker.ReadyMessage, 2*time.Minute)
+	// The ready message is logged just before the command starts reporting the running worker.
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(base + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	},
+		10*time.Second, 10*time.Millisecond, "/readyz answers 200 once the worker is ready")
 
 	code, body := httpGet(t, base+"/healthz")
 	require.Equal(t, http.StatusOK, code, body)
