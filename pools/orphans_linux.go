@@ -95,7 +95,7 @@ func (r *childRegistry) reaped(pid int) {
 	r.mu.Unlock()
 }
 
-// accountedFor reports whether p, an unknown child of this process, belongs to a Python worker
+// accountedForLocked reports whether p, an unknown child of this process, belongs to a Python worker
 // that still runs: it is in its process group or carries its marker. Under r.mu.
 func (r *childRegistry) accountedForLocked(p procEntry) bool {
 	if _, ok := r.live[p.pgid]; ok {
