@@ -63,6 +63,7 @@ type worker struct {
 
 	cmd       *exec.Cmd
 	pid       int
+	marker    string // MarkerEnv's value in its environment (and its tools')
 	dir       string
 	stdin     *os.File
 	readEnds  []*os.File
@@ -260,19 +261,22 @@ func (w *worker) spawn() (err error) {
 		args = append(args, "--thread-safety-check")
 	}
 	cmd := exec.Command(o.Python, args...)
+	w.marker = newMarker()
 	cmd.Env = append(o.environ(os.Environ()), o.deviceEnviron(w.slot)...)
+	cmd.Env = append(cmd.Env, MarkerEnv+"="+w.marker) // the last value wins
 	cmd.Dir = o.Dir
 	cmd.Stdin = inR
 	cmd.Stdout = outW
 	cmd.Stderr = errW
 	cmd.ExtraFiles = []*os.File{hsW, logW} // fd 3, fd 4
 	cmd.SysProcAttr = sysProcAttr()
-	if err := cmd.Start(); err != nil {
+	if err := children.start(cmd, w.marker); err != nil {
 		return fmt.Errorf("exec %s: %w", o.Python, err)
 	}
 	w.cmd = cmd
 	w.spawnedAt = time.Now()
 	w.pid = cmd.Process.Pid
+	lifeline.register(w.pid)
 	w.log = w.log.With(slog.Int("pid", w.pid))
 
 	w.readers.Add(3)
@@ -281,6 +285,7 @@ func (w *worker) spawn() (err error) {
 	go func() { defer w.readers.Done(); relayLogRecords(logR, w.log) }()
 	go func() {
 		_ = cmd.Wait() // the exit status is in ProcessState
+		children.reaped(w.pid)
 		w.exitState = cmd.ProcessState
 		// Route nothing more to it, before its monitor takes it out of the pool.
 		w.pool.mu.Lock()
@@ -460,7 +465,7 @@ func (w *worker) cleanup() {
 	w.closeOnce.Do(func() {
 		if w.cmd != nil {
 			<-w.exited
-			w.kill() // whatever the tool started in the group
+			w.killLeftovers() // whatever its tools started (orphans_linux.go)
 		}
 		if w.session != nil {
 			w.session.close()
