@@ -16,7 +16,8 @@ import grpc
 import pytest
 from conftest import SHOWCASE, TEST_ADAPTER, Server, ServerFactory, until
 
-from snakepool._server import Dispatcher
+from snakepool._dispatch import Dispatcher
+from snakepool._grpc_server import serve_session
 from snakepool.bridge.v1 import bridge_pb2 as pb
 from snakepool.examples.showcase import ShowcaseAdapter
 
@@ -371,10 +372,9 @@ def _start(call_id: str, tool: str, args: bytes = b"{}") -> pb.SessionRequest:
     return pb.SessionRequest(start=pb.ExecuteRequest(call_id=call_id, tool=tool, args_json=args))
 
 
-def test_session_as_an_iterator_when_grpc_passes_no_send(dispatcher: Dispatcher) -> None:
+def test_serve_session_yields_the_events_of_its_calls(dispatcher: Dispatcher) -> None:
     requests: queue.SimpleQueue[pb.SessionRequest | None] = queue.SimpleQueue()
-    events = dispatcher.session(iter(requests.get, None))
-    assert events is not None
+    events = serve_session(dispatcher, iter(requests.get, None))
     requests.put(_start("a", "progress", b'{"steps": 2}'))
     got = [next(events) for _ in range(3)]
     assert [(e.call_id, e.WhichOneof("event")) for e in got] == [
@@ -387,30 +387,26 @@ def test_session_as_an_iterator_when_grpc_passes_no_send(dispatcher: Dispatcher)
     requests.put(_start("c", "noop"))
     busy = next(events)
     assert busy.call_id == "c" and busy.error.type == "WorkerBusy"
-    requests.put(None)  # the client's side ends: b is cancelled, then the iterator ends
+    requests.put(pb.SessionRequest(cancel=pb.CancelRequest(call_id="b", reason="enough")))
+    cancelled = next(events)
+    assert cancelled.call_id == "b" and cancelled.error.type == "Cancelled"
+    assert "enough" in cancelled.error.message
+    requests.put(_start("d", "wait_for_cancel"))
+    assert next(events).HasField("heartbeat")
+    requests.put(None)  # the client's side ends: d is cancelled, then the iterator ends
     last = next(events)
-    assert last.call_id == "b" and last.error.type == "Cancelled"
+    assert last.call_id == "d" and last.error.type == "Cancelled"
     assert list(events) == []
     assert dispatcher.active_count() == 0
 
 
-def test_session_with_a_send_callback(dispatcher: Dispatcher) -> None:
-    sent: queue.SimpleQueue[pb.SessionEvent | None] = queue.SimpleQueue()
+def test_a_session_request_of_an_unknown_kind_is_skipped(dispatcher: Dispatcher) -> None:
+    # A newer supervisor's command this worker does not know must not end the stream.
     requests: queue.SimpleQueue[pb.SessionRequest | None] = queue.SimpleQueue()
-    reader = threading.Thread(target=dispatcher.session, args=(iter(requests.get, None), sent.put))
-    reader.start()
+    events = serve_session(dispatcher, iter(requests.get, None))
+    requests.put(pb.SessionRequest())  # no field of the oneof set
     requests.put(_start("a", "square", b'{"x": 3}'))
-    first = sent.get(timeout=EVENT_TIMEOUT)
-    assert first is not None and first.call_id == "a" and json.loads(first.result.result_json) == 9
-    requests.put(_start("b", "wait_for_cancel"))
-    assert sent.get(timeout=EVENT_TIMEOUT).HasField("heartbeat")  # type: ignore[union-attr]
-    requests.put(pb.SessionRequest(cancel=pb.CancelRequest(call_id="b", reason="enough")))
-    cancelled = sent.get(timeout=EVENT_TIMEOUT)
-    assert (
-        cancelled is not None and cancelled.error.type == "Cancelled" and "enough" in cancelled.error.message
-    )
+    first = next(events)
+    assert first.call_id == "a" and json.loads(first.result.result_json) == 9
     requests.put(None)
-    reader.join(EVENT_TIMEOUT)
-    assert not reader.is_alive()
-    assert sent.get(timeout=EVENT_TIMEOUT) is None  # the RPC was ended
-    assert sent.empty()
+    assert list(events) == []
