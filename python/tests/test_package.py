@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -145,3 +146,25 @@ def test_public_grpc_and_protobuf_api_only() -> None:
         source = path.read_text()
         assert _private_imports(source) == [], name
         assert "experimental" not in source, f"{name} uses an experimental grpcio API"
+
+
+def _declared_lower_bounds() -> dict[str, str]:
+    pyproject = (PACKAGE.parents[1] / "pyproject.toml").read_text()
+    deps = re.search(r"^dependencies = \[(.*)\]$", pyproject, re.M)
+    assert deps, "no dependencies line in pyproject.toml"
+    return dict(re.findall(r'"(grpcio|protobuf)>=([0-9.]+),<[0-9]+"', deps.group(1)))
+
+
+def test_the_declared_range_starts_at_the_generated_codes_minimums() -> None:
+    # The generated code refuses an older runtime at import: a lower bound below its minimum would
+    # promise versions that cannot work; `make test-min` installs the same minimums.
+    grpc_code = (GENERATED / "bridge_pb2_grpc.py").read_text()
+    pb_code = (GENERATED / "bridge_pb2.py").read_text()
+    grpc_min = re.search(r"GRPC_GENERATED_VERSION = '([0-9.]+)'", grpc_code)
+    pb_min = re.search(r"Domain.PUBLIC,\s*(\d+),\s*(\d+),\s*(\d+),", pb_code)
+    assert grpc_min and pb_min
+    expected = {"grpcio": grpc_min.group(1), "protobuf": ".".join(pb_min.groups())}
+    assert _declared_lower_bounds() == expected
+    makefile = (PACKAGE.parents[2] / "Makefile").read_text()
+    assert f"GRPCIO_MIN   := {expected['grpcio']}\n" in makefile
+    assert f"PROTOBUF_MIN := {expected['protobuf']}\n" in makefile

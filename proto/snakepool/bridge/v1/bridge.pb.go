@@ -2,7 +2,8 @@
 //
 // Transport: gRPC over a Unix domain socket whose path the Go side chooses and passes to Python with
 // --socket. The socket lives in a directory only the worker's user can enter (mode 0700); nothing
-// listens on a network interface.
+// listens on a network interface. Python serves it with grpc.server (public grpcio API only; see
+// docs/performance.md for the designs measured).
 //
 // Handshake (before any RPC): Go passes a pipe as file descriptor 3 (--handshake-fd 3). Once the
 // adapter is loaded and the server is serving, Python writes exactly one JSON line to it and closes it:

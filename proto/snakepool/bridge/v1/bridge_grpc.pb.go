@@ -2,7 +2,8 @@
 //
 // Transport: gRPC over a Unix domain socket whose path the Go side chooses and passes to Python with
 // --socket. The socket lives in a directory only the worker's user can enter (mode 0700); nothing
-// listens on a network interface.
+// listens on a network interface. Python serves it with grpc.server (public grpcio API only; see
+// docs/performance.md for the designs measured).
 //
 // Handshake (before any RPC): Go passes a pipe as file descriptor 3 (--handshake-fd 3). Once the
 // adapter is loaded and the server is serving, Python writes exactly one JSON line to it and closes it:
@@ -59,8 +60,12 @@ type BridgeClient interface {
 	// call_id: zero or more heartbeats, then exactly one result or error per call. Events of one call
 	// are in order. When the stream ends (the Go side went away), every running call is cancelled.
 	// One long-lived stream costs far less per call than one RPC per call, which is why calls use it.
-	// While a process-profile tool runs, its worker reads the stream at its heartbeats and every
-	// 20 ms, so a Cancel message may take that long to reach the tool.
+	// The worker reads the stream on a thread of its own, also while a tool runs, so a Cancel
+	// message reaches a running tool at once.
+	//
+	// Extending it: a new Go-to-Python command (e.g. stop, or a batch of calls) is a new field of
+	// SessionRequest's oneof, answered by SessionEvents tagged with its call_id (a batch's events
+	// would add the item's index). A worker logs and skips a request of a kind it does not know.
 	Session(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[SessionRequest, SessionEvent], error)
 	// Execute runs one call on an RPC of its own: zero or more heartbeats, then exactly one result or
 	// error event; cancelling the RPC cancels the call. It is the simple form, for tools such as
@@ -157,8 +162,12 @@ type BridgeServer interface {
 	// call_id: zero or more heartbeats, then exactly one result or error per call. Events of one call
 	// are in order. When the stream ends (the Go side went away), every running call is cancelled.
 	// One long-lived stream costs far less per call than one RPC per call, which is why calls use it.
-	// While a process-profile tool runs, its worker reads the stream at its heartbeats and every
-	// 20 ms, so a Cancel message may take that long to reach the tool.
+	// The worker reads the stream on a thread of its own, also while a tool runs, so a Cancel
+	// message reaches a running tool at once.
+	//
+	// Extending it: a new Go-to-Python command (e.g. stop, or a batch of calls) is a new field of
+	// SessionRequest's oneof, answered by SessionEvents tagged with its call_id (a batch's events
+	// would add the item's index). A worker logs and skips a request of a kind it does not know.
 	Session(grpc.BidiStreamingServer[SessionRequest, SessionEvent]) error
 	// Execute runs one call on an RPC of its own: zero or more heartbeats, then exactly one result or
 	// error event; cancelling the RPC cancels the call. It is the simple form, for tools such as

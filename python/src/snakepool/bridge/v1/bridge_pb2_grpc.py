@@ -79,8 +79,12 @@ class BridgeServicer:
         call_id: zero or more heartbeats, then exactly one result or error per call. Events of one call
         are in order. When the stream ends (the Go side went away), every running call is cancelled.
         One long-lived stream costs far less per call than one RPC per call, which is why calls use it.
-        While a process-profile tool runs, its worker reads the stream at its heartbeats and every
-        20 ms, so a Cancel message may take that long to reach the tool.
+        The worker reads the stream on a thread of its own, also while a tool runs, so a Cancel
+        message reaches a running tool at once.
+
+        Extending it: a new Go-to-Python command (e.g. stop, or a batch of calls) is a new field of
+        SessionRequest's oneof, answered by SessionEvents tagged with its call_id (a batch's events
+        would add the item's index). A worker logs and skips a request of a kind it does not know.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
