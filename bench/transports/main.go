@@ -1,5 +1,6 @@
 // Command transports measures bridge transport designs side by side: the same no-op call between
-// this Go process and Python processes, over each design in peer.py, in alternating rounds.
+// this Go process and Python processes, over each design in peer.py and over the bridge server as
+// shipped (python -m snakepool.server, design "bridge"), in alternating rounds.
 //
 //	go run ./bench/transports -rounds 3 -time 3s     (from the repository root)
 //
@@ -11,9 +12,11 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -25,7 +28,10 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	bridgev1 "github.com/snakepool/snakepool/proto/snakepool/bridge/v1"
 )
 
 const service = "bench.Transport"
@@ -74,6 +80,43 @@ func (c serverStreamCaller) call() error {
 	return c.s.RecvMsg(new(wrapperspb.BytesValue))
 }
 
+// bridgeCaller: the real bridge server (python -m snakepool.server) on its Session stream, called
+// from one goroutine as the other designs are (without the pools package's routing and mailboxes).
+type bridgeCaller struct {
+	s   grpc.BidiStreamingClient[bridgev1.SessionRequest, bridgev1.SessionEvent]
+	req *bridgev1.SessionRequest
+}
+
+func (c bridgeCaller) call() error {
+	if err := c.s.Send(c.req); err != nil {
+		return err
+	}
+	_, err := c.s.Recv()
+	return err
+}
+
+// frameCaller: a plain socket; each message is a 4-byte little-endian length and a protobuf.
+type frameCaller struct {
+	conn net.Conn
+	r    *bufio.Reader
+	out  []byte
+}
+
+func (c *frameCaller) call() error {
+	if _, err := c.conn.Write(c.out); err != nil {
+		return err
+	}
+	var header [4]byte
+	if _, err := io.ReadFull(c.r, header[:]); err != nil {
+		return err
+	}
+	body := make([]byte, binary.LittleEndian.Uint32(header[:]))
+	if _, err := io.ReadFull(c.r, body); err != nil {
+		return err
+	}
+	return proto.Unmarshal(body, new(wrapperspb.BytesValue))
+}
+
 // pullCaller: Python's pending Next RPC takes the Start; its next Next brings the result.
 type pullCaller struct {
 	pullers chan chan *wrapperspb.BytesValue
@@ -114,10 +157,14 @@ func start(python, peerPy, design string) (*peer, error) {
 	sock := filepath.Join(dir, "s.sock")
 	addr := "unix:" + sock
 	p.cmd = exec.Command(python, peerPy, design, addr)
+	if design == "bridge" {
+		p.cmd = exec.Command(python, "-m", "snakepool.server", "--socket", sock, "--log-level", "WARNING",
+			"--adapter", "snakepool.examples.showcase:ShowcaseAdapter")
+	}
 	p.cmd.Stderr = os.Stderr
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if strings.HasPrefix(design, "server-") {
+	if strings.HasPrefix(design, "server-") || design == "bridge" {
 		out, err := p.cmd.StdoutPipe()
 		if err != nil {
 			return nil, err
@@ -126,6 +173,9 @@ func start(python, peerPy, design string) (*peer, error) {
 			return nil, err
 		}
 		line, err := bufio.NewReader(out).ReadString('\n')
+		if design == "bridge" && strings.Contains(line, `"address"`) {
+			line = "ready"
+		}
 		if err != nil || strings.TrimSpace(line) != "ready" {
 			p.close()
 			return nil, fmt.Errorf("%s did not start: %q %v", design, line, err)
@@ -139,6 +189,17 @@ func start(python, peerPy, design string) (*peer, error) {
 		p.closers = append(p.closers, func() { conn.Close() })
 		sctx, scancel := context.WithCancel(context.Background())
 		p.closers = append(p.closers, scancel)
+		if design == "bridge" {
+			s, err := bridgev1.NewBridgeClient(conn).Session(sctx)
+			if err != nil {
+				p.close()
+				return nil, err
+			}
+			req := &bridgev1.SessionRequest{Request: &bridgev1.SessionRequest_Start{Start: &bridgev1.ExecuteRequest{
+				CallId: "c", Tool: "noop", ArgsJson: []byte("{}"), Info: &bridgev1.CallInfo{}}}}
+			p.caller = bridgeCaller{s, req}
+			return p, nil
+		}
 		s, err := conn.NewStream(sctx, &grpc.StreamDesc{ServerStreams: true, ClientStreams: true}, "/"+service+"/Session")
 		if err != nil {
 			p.close()
@@ -150,6 +211,23 @@ func start(python, peerPy, design string) (*peer, error) {
 	lis, err := net.Listen("unix", sock)
 	if err != nil {
 		return nil, err
+	}
+	if design == "socket-frames" {
+		p.closers = append(p.closers, func() { lis.Close() })
+		if err := p.cmd.Start(); err != nil {
+			p.close()
+			return nil, err
+		}
+		conn, err := lis.Accept()
+		if err != nil {
+			p.close()
+			return nil, err
+		}
+		p.closers = append(p.closers, func() { conn.Close() })
+		body, _ := proto.Marshal(&wrapperspb.BytesValue{Value: []byte(`{"tool":"noop"}`)})
+		out := binary.LittleEndian.AppendUint32(nil, uint32(len(body)))
+		p.caller = &frameCaller{conn: conn, r: bufio.NewReader(conn), out: append(out, body...)}
+		return p, nil
 	}
 	srv := grpc.NewServer(grpc.InitialWindowSize(8<<20), grpc.InitialConnWindowSize(8<<20))
 	streams := make(chan grpc.ServerStream, 1)
@@ -240,7 +318,8 @@ func main() {
 	python := flag.String("python", envOr("SNAKEPOOL_PYTHON", ".venv/bin/python"), "the Python interpreter")
 	rounds := flag.Int("rounds", 3, "alternating rounds")
 	d := flag.Duration("time", 3*time.Second, "measuring time per design, round and load")
-	designs := flag.String("designs", "server-iter,server-gen,client-stream,client-pull,client-aio", "designs, comma-separated")
+	designs := flag.String("designs", "bridge,server-iter,server-iter-bdp,server-hop,server-gen,client-stream,client-pull,client-aio,socket-frames",
+		"designs, comma-separated (bridge: python -m snakepool.server as shipped; the others: bench/transports/peer.py)")
 	flag.Parse()
 	peerPy, err := filepath.Abs("bench/transports/peer.py")
 	if err != nil {

@@ -9,6 +9,7 @@ DESIGN is one of:
   server-iter   grpc.server serves a bidi Session; a reader thread runs each call and puts its
                 event on a queue that the handler's response iterator drains (today's grpcio
                 server without its undocumented non-blocking handler).
+  server-iter-bdp  as server-iter, with grpcio's default channel arguments (BDP probe on).
   server-hop    as server-iter, but the reader hands each call to a tool thread (so that it can
                 read a Cancel message while a tool runs).
   server-gen    grpc.server, the handler's generator reads the next request and runs it inline:
@@ -20,6 +21,8 @@ DESIGN is one of:
                 call, carrying the previous result and returning the next Start (a blocking unary
                 call is polled by the calling thread itself). An idle server stream stands for the
                 control channel.
+  socket-frames no gRPC: Python dials a plain Unix socket of the Go side; each message is a
+                length-prefixed protobuf, read and answered by the tool thread.
   client-aio    grpc.aio client of one bidi stream; the loop hands each call to a tool thread.
 """
 
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import queue
+import socket
 import sys
 import threading
 from collections.abc import Iterator
@@ -37,7 +41,8 @@ import grpc
 from google.protobuf.wrappers_pb2 import BytesValue
 
 SERVICE = "bench.Transport"
-#: Public channel arguments (grpc_types.h): no BDP probe PINGs on a local socket; no size limits.
+#: Public channel arguments (grpc_types.h), as the bridge sets them: no BDP probe PINGs on a local
+#: socket, no size limits.
 OPTIONS = [
     ("grpc.http2.bdp_probe", 0),
     ("grpc.max_receive_message_length", -1),
@@ -93,8 +98,8 @@ def server_gen(
         yield tool(request)
 
 
-def serve(handler: Any, address: str) -> None:
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=10), options=OPTIONS)
+def serve(handler: Any, address: str, options: list[tuple[str, Any]] = OPTIONS) -> None:
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=10), options=options)
     server.add_generic_rpc_handlers(
         (
             grpc.method_handlers_generic_handler(
@@ -129,6 +134,19 @@ def client_pull(address: str) -> None:
             result = tool(pull(result))
 
 
+def socket_frames(address: str) -> None:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.connect(address.removeprefix("unix:"))
+    reader = sock.makefile("rb")
+    while True:
+        header = reader.read(4)
+        if len(header) < 4:
+            return
+        start = BytesValue.FromString(reader.read(int.from_bytes(header, "little")))
+        out = tool(start).SerializeToString()
+        sock.sendall(len(out).to_bytes(4, "little") + out)
+
+
 async def _client_aio(address: str) -> None:
     async with grpc.aio.insecure_channel(address, options=OPTIONS) as channel:
         call = channel.stream_stream(f"/{SERVICE}/Session", _ser, _de)()
@@ -145,6 +163,8 @@ def main() -> None:
     design, address = sys.argv[1], sys.argv[2]
     if design == "server-iter":
         serve(server_iter, address)
+    elif design == "server-iter-bdp":
+        serve(server_iter, address, [])
     elif design == "server-hop":
         serve(server_hop, address)
     elif design == "server-gen":
@@ -153,6 +173,8 @@ def main() -> None:
         client_stream(address)
     elif design == "client-pull":
         client_pull(address)
+    elif design == "socket-frames":
+        socket_frames(address)
     elif design == "client-aio":
         asyncio.run(_client_aio(address))
     else:
