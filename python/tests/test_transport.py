@@ -9,7 +9,7 @@ import json
 import grpc
 import pytest
 from conftest import TEST_ADAPTER, Server, ServerFactory
-from test_session import SessionClient
+from test_call_channel import ChannelClient
 
 from snakepool._grpc_server import SERVER_OPTIONS
 
@@ -29,7 +29,7 @@ def test_calls_that_race_a_running_call_end_once_and_run_on_the_tool_thread(serv
     # it during the call) or runs after it (when admitted after), on the tool thread either way.
     # Bounded: 60 rounds of about 30 ms.
     server = servers.start(TEST_ADAPTER)
-    session = SessionClient(server)
+    session = ChannelClient(server)
     outcomes: collections.Counter[str] = collections.Counter()
     try:
         for i in range(60):
@@ -55,7 +55,7 @@ def test_a_thread_left_heartbeating_does_not_disturb_later_calls(servers: Server
     # Its heartbeats are dropped (its call is over) and must not disturb the calls that follow.
     # Bounded: 300 no-op calls while it beats for 2 s.
     server = servers.start(TEST_ADAPTER)
-    session = SessionClient(server)
+    session = ChannelClient(server)
     try:
         leaver = session.start("leave_heartbeating", {"seconds": 2})
         assert session.result(leaver) is None

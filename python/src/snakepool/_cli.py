@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import logging
 import os
+import socket
 import sys
 import traceback
 from collections.abc import Sequence
@@ -27,7 +28,8 @@ def parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m snakepool.server``."""
     p = argparse.ArgumentParser(
         prog="python -m snakepool.server",
-        description="Serve a snakepool adapter to the Go supervisor over gRPC on a Unix socket.",
+        description="Serve a snakepool adapter to the Go supervisor: calls on an inherited socket, "
+        "Describe, Ping, Cancel and Execute over gRPC on a Unix socket.",
     )
     p.add_argument("--adapter", required=True, help="the adapter class, as package.module:Class")
     p.add_argument(
@@ -38,6 +40,13 @@ def parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         help="file descriptor to write the one-line JSON handshake to, then close (default: stdout)",
+    )
+    p.add_argument(
+        "--calls-fd",
+        type=int,
+        default=None,
+        help="file descriptor of the call channel, a connected Unix stream socket (the Go side passes "
+        "one end of a socket pair); without it, calls come only through the Execute RPC",
     )
     p.add_argument(
         "--mode", choices=("process", "thread"), default="process", help="worker profile (default process)"
@@ -80,8 +89,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         parser().error("--max-workers must be at least 1")
     pid = os.getpid()
     handshake_fd: int | None = opts.handshake_fd
-    if handshake_fd is not None:
-        os.set_inheritable(handshake_fd, False)
+    for fd in (handshake_fd, opts.calls_fd):
+        if fd is not None:
+            os.set_inheritable(fd, False)
     try:
         _logging.configure(opts.worker_id or f"pid-{pid}", opts.log_fd, opts.log_level)
     except (OSError, ValueError) as exc:
@@ -101,6 +111,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         # Imported here, not at the top: a grpcio or protobuf that cannot be imported is reported
         # through the handshake like any other reason the worker cannot serve.
+        from ._call_channel import CallChannel
         from ._dispatch import Dispatcher
         from ._grpc_server import serve
 
@@ -115,10 +126,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         set_up = True
         if checker is not None:
             checker.check_libraries()
-        dispatcher = Dispatcher(adapter, opts.adapter, mode, max_workers, checker)
+        channel_socket = None if opts.calls_fd is None else _channel_socket(opts.calls_fd)
+        # The process profile's call channel brings its own tool thread (it runs the calls it reads).
+        own_thread = channel_socket is not None and mode == "process"
+        dispatcher = Dispatcher(
+            adapter, opts.adapter, mode, max_workers, checker, tool_threads=0 if own_thread else None
+        )
         if not dispatcher.tools:
             _log.warning("adapter %s has no @tool methods", opts.adapter)
         server = serve(dispatcher, opts.socket)
+        if channel_socket is not None:
+            CallChannel(dispatcher, channel_socket).start()
     except BaseException as exc:
         _log.error("cannot start adapter %s: %s: %s", opts.adapter, type(exc).__name__, exc, exc_info=exc)
         tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
@@ -157,6 +175,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     reason = stopper.wait()
     shut_down(dispatcher, server, reason, opts.shutdown_grace, opts.socket)
     flush_and_exit(0)
+
+
+def _channel_socket(fd: int) -> socket.socket:
+    """The call channel's socket on ``fd``, checked to be a connected stream socket."""
+    sock = socket.socket(fileno=fd)
+    if sock.type != socket.SOCK_STREAM:
+        raise ValueError(f"--calls-fd {fd} is not a stream socket")
+    sock.setblocking(True)
+    return sock
 
 
 def _checker(opts: argparse.Namespace, adapter: Adapter, max_workers: int) -> ThreadSafetyChecker | None:

@@ -9,6 +9,7 @@ always end with its result or its error.
 
 from __future__ import annotations
 
+import collections
 import itertools
 import json
 import logging
@@ -17,6 +18,7 @@ import queue
 import sys
 import threading
 import traceback
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from . import _logging
@@ -35,6 +37,8 @@ _log = logging.getLogger("snakepool.server")
 
 #: JSON encoder of results: json.dumps with options builds an encoder per call.
 _encode_json = json.JSONEncoder(allow_nan=False, separators=(",", ":")).encode
+#: How many cancels of calls that have not arrived yet are remembered.
+_EARLY_CANCELS = 1024
 #: The result of a tool that returns None (messages given to the sinks are never modified).
 _NULL_RESULT = pb.Result(result_json=b"null")
 
@@ -94,8 +98,12 @@ class Dispatcher:
     the life of the process); Ping, Cancel and Describe never wait for a tool to return.
 
     ``tool_threads`` (default ``max_workers``) is how many tool threads the dispatcher starts and
-    feeds through :meth:`start`. A caller that runs admitted calls itself (a benchmark) passes 0
+    feeds through :meth:`start`. A caller that brings its own tool thread passes 0 and hands it over
+    with :meth:`adopt_tool_thread`; a caller that runs admitted calls itself (a benchmark) passes 0
     and uses :meth:`admit`, then :meth:`run`.
+
+    A call cancelled before it reached the worker (a Cancel RPC can overtake the Start on the call
+    channel) is remembered, and ends ``Cancelled`` without running when its Start arrives.
     """
 
     def __init__(
@@ -121,6 +129,9 @@ class Dispatcher:
         self._completed = 0
         self._anon = itertools.count(1)
         self._jobs: queue.SimpleQueue[Call | None] = queue.SimpleQueue()
+        self._wake: Callable[[], None] | None = None
+        #: Ids of calls cancelled before they started, with the reason, oldest first.
+        self._early_cancels: collections.OrderedDict[str, str] = collections.OrderedDict()
         self._pid = os.getpid()
         self._describe = pb.DescribeResponse(
             adapter=adapter_ref,
@@ -154,12 +165,17 @@ class Dispatcher:
             )
 
     def cancel(self, call_id: str, reason: str = "") -> bool:
-        """Cancel a running call; False when no call with that id runs."""
+        """Cancel a running call; False when no call with that id runs (it ended already, or has not
+        arrived yet: then it is cancelled when it does)."""
+        reason = reason or "cancelled by the worker"
         with self._lock:
             call = self._active.get(call_id)
-        if call is None:
-            return False
-        call.ctx.cancel(reason or "cancelled by the worker")
+            if call is None:
+                self._early_cancels[call_id] = reason
+                if len(self._early_cancels) > _EARLY_CANCELS:
+                    self._early_cancels.popitem(last=False)
+                return False
+        call.ctx.cancel(reason)
         return True
 
     def stop(self, reason: str) -> int:
@@ -190,6 +206,8 @@ class Dispatcher:
         call = self.admit(request, sink)
         if call is not None:
             self._jobs.put(call)
+            if self._wake is not None:
+                self._wake()
         return call
 
     def admit(self, request: pb.ExecuteRequest, sink: Sink) -> Call | None:
@@ -219,6 +237,9 @@ class Dispatcher:
                 busy = f"worker is stopping ({self._stopping})"
             else:
                 active[call_id] = call
+                early = self._early_cancels.pop(call_id, None) if self._early_cancels else None
+                if early is not None:
+                    call.ctx.cancel(early)
                 return call
         sink.finish(call_id, None, error("WorkerBusy", busy))
         return None
@@ -247,10 +268,31 @@ class Dispatcher:
 
     # --- tool threads ----------------------------------------------------------------------------
 
+    def adopt_tool_thread(self, thread: threading.Thread, wake: Callable[[], None]) -> None:
+        """Take ``thread`` (not started yet) as the tool thread: it runs the queued calls with
+        :meth:`run_queued` whenever ``wake`` is called, and stops when that returns False."""
+        self._threads.append(thread)
+        self._wake = wake
+
+    def run_queued(self) -> bool:
+        """Run the calls queued for the tool threads on this thread; False once told to stop."""
+        jobs = self._jobs
+        while not jobs.empty():
+            call = jobs.get()
+            if call is None:
+                return False
+            try:
+                self.run(call)
+            except BaseException:  # a sink failed to deliver; keep the tool thread
+                _log.exception("cannot deliver the end of call %s", call.call_id)
+        return True
+
     def stop_threads(self) -> None:
         """Let every tool thread end once the calls queued before have run."""
         for _ in self._threads:
             self._jobs.put(None)
+        if self._wake is not None:
+            self._wake()
 
     def _work(self) -> None:
         get = self._jobs.get

@@ -1,12 +1,8 @@
-"""The bridge served over gRPC: ``grpc.server`` on a Unix socket, public grpcio API only.
+"""The bridge's gRPC service: ``grpc.server`` on a Unix socket, public grpcio API only.
 
-Describe, Ping and Cancel are answered by the server's pool threads, also while tools run. A
-Session stream takes two threads: a reader (``snakepool-session``) that reads its requests and
-hands calls to the dispatcher's tool threads, and the pool thread that drains the stream's
-response iterator, a queue that the tool threads fill with events. An Execute call's response
-iterator is drained the same way.
-
-docs/performance.md compares this design with Python dialling a gRPC server of the Go side.
+Describe, Ping and Cancel are answered by the server's pool threads, also while tools run. An
+Execute call runs on a tool thread; its events go on a queue that the RPC's response iterator
+drains. The calls of the Go pool travel on the call channel instead (``_call_channel``).
 """
 
 from __future__ import annotations
@@ -26,7 +22,7 @@ from ._dispatch import Call, Dispatcher
 from .bridge.v1 import bridge_pb2 as pb
 from .bridge.v1 import bridge_pb2_grpc as pb_grpc
 
-__all__ = ["SERVER_OPTIONS", "serve", "serve_session"]
+__all__ = ["SERVER_OPTIONS", "serve"]
 
 _log = logging.getLogger("snakepool.server")
 
@@ -42,51 +38,6 @@ SERVER_OPTIONS: tuple[tuple[str, Any], ...] = (
 
 #: Longest Unix socket path (sun_path holds 108 bytes with the terminating NUL).
 _MAX_SOCKET_PATH = 107
-
-
-class _SessionSink:
-    """The sink of the calls started on one Session stream: SessionEvents on a queue that the
-    stream's response iterator drains, then None, which ends the RPC.
-
-    Puts are serialised by ``_lock``, so a call's heartbeats stay before its end. The stream's
-    reader counts the calls it starts (``started``, written by the reader thread only); ``finish``
-    counts the ends. Once the session is closing (the client closed its side, the stream broke, or
-    the worker stops), the RPC ends as soon as every call started on it has sent its last event.
-    """
-
-    __slots__ = ("_lock", "closing", "ended", "events", "finished", "started")
-
-    def __init__(self) -> None:
-        self.events: queue.SimpleQueue[pb.SessionEvent | None] = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self.started = 0
-        self.finished = 0
-        self.closing = False
-        self.ended = False
-
-    def heartbeat(self, call: Call, heartbeat: pb.Heartbeat) -> None:
-        with self._lock:
-            if not call.done and not self.ended:
-                self.events.put(pb.SessionEvent(call_id=call.call_id, heartbeat=heartbeat))
-
-    def finish(self, call_id: str, result: pb.Result | None, error: pb.Error | None) -> None:
-        with self._lock:
-            self.finished += 1
-            if not self.ended:
-                self.events.put(pb.SessionEvent(call_id=call_id, result=result, error=error))
-            if self.closing and self.finished == self.started:
-                self._end()
-
-    def close(self) -> None:
-        with self._lock:
-            self.closing = True
-            if self.finished == self.started:
-                self._end()
-
-    def _end(self) -> None:
-        if not self.ended:
-            self.ended = True
-            self.events.put(None)
 
 
 class _ExecuteSink:
@@ -107,43 +58,6 @@ class _ExecuteSink:
         with self._lock:
             self.events.put(pb.ExecuteEvent(result=result, error=error))
             self.events.put(None)
-
-
-def serve_session(dispatcher: Dispatcher, requests: Iterator[pb.SessionRequest]) -> Iterator[pb.SessionEvent]:
-    """Serve one Session stream: a new thread reads ``requests``; the iterator yields the events.
-
-    Each request kind is one branch of ``_read_session``: a new Go-to-Python command (a stop, a
-    batch of calls) is a new ``SessionRequest`` field and a new branch there.
-    """
-    sink = _SessionSink()
-    threading.Thread(
-        target=_read_session, args=(dispatcher, requests, sink), name="snakepool-session", daemon=True
-    ).start()
-    return iter(sink.events.get, None)
-
-
-def _read_session(dispatcher: Dispatcher, requests: Iterator[pb.SessionRequest], sink: _SessionSink) -> None:
-    dispatcher.open_stream(sink)
-    start = dispatcher.start
-    cancel = dispatcher.cancel
-    reason = "the Session stream ended"
-    try:
-        for request in requests:
-            kind = request.WhichOneof("request")
-            if kind == "start":
-                sink.started += 1
-                start(request.start, sink)
-            elif kind == "cancel":
-                cancel(request.cancel.call_id, request.cancel.reason)
-            else:
-                _log.warning("ignoring a Session request of unknown kind (a newer supervisor?): %s", request)
-    except grpc.RpcError:  # the client cancelled the RPC, or the server is stopping
-        reason = "the Session stream broke"
-    except Exception:
-        _log.exception("internal error serving a Session stream; ending it")
-        reason = "the Session stream failed"
-    finally:
-        dispatcher.end_stream(sink, reason)
 
 
 def _execute(
@@ -173,11 +87,6 @@ class _Servicer:
     def Describe(self, request: pb.DescribeRequest, context: grpc.ServicerContext) -> pb.DescribeResponse:
         return self._d.describe()
 
-    def Session(
-        self, requests: Iterator[pb.SessionRequest], context: grpc.ServicerContext
-    ) -> Iterator[pb.SessionEvent]:
-        return serve_session(self._d, requests)
-
     def Execute(self, request: pb.ExecuteRequest, context: grpc.ServicerContext) -> Iterator[pb.ExecuteEvent]:
         return _execute(self._d, request, context)
 
@@ -200,8 +109,8 @@ def serve(dispatcher: Dispatcher, socket_path: str) -> grpc.Server:
             os.unlink(socket_path)
     except FileNotFoundError:
         pass
-    # Each open Session and each running Execute holds a pool thread (draining its events); the
-    # rest answer Ping, Cancel and Describe while tools are busy.
+    # Each running Execute holds a pool thread (draining its events); the rest answer Ping, Cancel
+    # and Describe while tools are busy.
     server = grpc.server(
         futures.ThreadPoolExecutor(
             max_workers=dispatcher.max_workers + 8, thread_name_prefix="snakepool-rpc"
