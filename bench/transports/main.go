@@ -24,6 +24,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"google.golang.org/grpc"
@@ -80,26 +81,13 @@ func (c serverStreamCaller) call() error {
 	return c.s.RecvMsg(new(wrapperspb.BytesValue))
 }
 
-// bridgeCaller: the real bridge server (python -m snakepool.server) on its Session stream, called
-// from one goroutine as the other designs are (without the pools package's routing and mailboxes).
-type bridgeCaller struct {
-	s   grpc.BidiStreamingClient[bridgev1.SessionRequest, bridgev1.SessionEvent]
-	req *bridgev1.SessionRequest
-}
-
-func (c bridgeCaller) call() error {
-	if err := c.s.Send(c.req); err != nil {
-		return err
-	}
-	_, err := c.s.Recv()
-	return err
-}
-
-// frameCaller: a plain socket; each message is a 4-byte little-endian length and a protobuf.
+// frameCaller: a plain socket; each message is a 4-byte big-endian length and a protobuf (the
+// bridge's call channel, and the socket-frames design).
 type frameCaller struct {
 	conn net.Conn
 	r    *bufio.Reader
 	out  []byte
+	in   proto.Message
 }
 
 func (c *frameCaller) call() error {
@@ -110,11 +98,11 @@ func (c *frameCaller) call() error {
 	if _, err := io.ReadFull(c.r, header[:]); err != nil {
 		return err
 	}
-	body := make([]byte, binary.LittleEndian.Uint32(header[:]))
+	body := make([]byte, binary.BigEndian.Uint32(header[:]))
 	if _, err := io.ReadFull(c.r, body); err != nil {
 		return err
 	}
-	return proto.Unmarshal(body, new(wrapperspb.BytesValue))
+	return proto.Unmarshal(body, c.in)
 }
 
 // pullCaller: Python's pending Next RPC takes the Start; its next Next brings the result.
@@ -157,14 +145,13 @@ func start(python, peerPy, design string) (*peer, error) {
 	sock := filepath.Join(dir, "s.sock")
 	addr := "unix:" + sock
 	p.cmd = exec.Command(python, peerPy, design, addr)
-	if design == "bridge" {
-		p.cmd = exec.Command(python, "-m", "snakepool.server", "--socket", sock, "--log-level", "WARNING",
-			"--adapter", "snakepool.examples.showcase:ShowcaseAdapter")
-	}
 	p.cmd.Stderr = os.Stderr
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if strings.HasPrefix(design, "server-") || design == "bridge" {
+	if design == "bridge" {
+		return startBridge(p, python, sock)
+	}
+	if strings.HasPrefix(design, "server-") {
 		out, err := p.cmd.StdoutPipe()
 		if err != nil {
 			return nil, err
@@ -173,9 +160,6 @@ func start(python, peerPy, design string) (*peer, error) {
 			return nil, err
 		}
 		line, err := bufio.NewReader(out).ReadString('\n')
-		if design == "bridge" && strings.Contains(line, `"address"`) {
-			line = "ready"
-		}
 		if err != nil || strings.TrimSpace(line) != "ready" {
 			p.close()
 			return nil, fmt.Errorf("%s did not start: %q %v", design, line, err)
@@ -189,17 +173,6 @@ func start(python, peerPy, design string) (*peer, error) {
 		p.closers = append(p.closers, func() { conn.Close() })
 		sctx, scancel := context.WithCancel(context.Background())
 		p.closers = append(p.closers, scancel)
-		if design == "bridge" {
-			s, err := bridgev1.NewBridgeClient(conn).Session(sctx)
-			if err != nil {
-				p.close()
-				return nil, err
-			}
-			req := &bridgev1.SessionRequest{Request: &bridgev1.SessionRequest_Start{Start: &bridgev1.ExecuteRequest{
-				CallId: "c", Tool: "noop", ArgsJson: []byte("{}"), Info: &bridgev1.CallInfo{}}}}
-			p.caller = bridgeCaller{s, req}
-			return p, nil
-		}
 		s, err := conn.NewStream(sctx, &grpc.StreamDesc{ServerStreams: true, ClientStreams: true}, "/"+service+"/Session")
 		if err != nil {
 			p.close()
@@ -224,9 +197,7 @@ func start(python, peerPy, design string) (*peer, error) {
 			return nil, err
 		}
 		p.closers = append(p.closers, func() { conn.Close() })
-		body, _ := proto.Marshal(&wrapperspb.BytesValue{Value: []byte(`{"tool":"noop"}`)})
-		out := binary.LittleEndian.AppendUint32(nil, uint32(len(body)))
-		p.caller = &frameCaller{conn: conn, r: bufio.NewReader(conn), out: append(out, body...)}
+		p.caller = newFrameCaller(conn, &wrapperspb.BytesValue{Value: []byte(`{"tool":"noop"}`)}, new(wrapperspb.BytesValue))
 		return p, nil
 	}
 	srv := grpc.NewServer(grpc.InitialWindowSize(8<<20), grpc.InitialConnWindowSize(8<<20))
@@ -275,6 +246,52 @@ func start(python, peerPy, design string) (*peer, error) {
 	}
 }
 
+func newFrameCaller(conn net.Conn, out, in proto.Message) *frameCaller {
+	body, err := proto.Marshal(out)
+	if err != nil {
+		fail(err)
+	}
+	frame := append(binary.BigEndian.AppendUint32(nil, uint32(len(body))), body...)
+	return &frameCaller{conn: conn, r: bufio.NewReader(conn), out: frame, in: in}
+}
+
+// startBridge starts python -m snakepool.server as the pools package does (a socket pair as its
+// call channel on fd 3, gRPC on sock) and calls the showcase adapter's noop on the channel.
+func startBridge(p *peer, python, sock string) (*peer, error) {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	ours, child := os.NewFile(uintptr(fds[0]), "calls"), os.NewFile(uintptr(fds[1]), "calls")
+	conn, err := net.FileConn(ours)
+	ours.Close()
+	if err != nil {
+		child.Close()
+		return nil, err
+	}
+	p.closers = append(p.closers, func() { conn.Close() })
+	p.cmd = exec.Command(python, "-m", "snakepool.server", "--socket", sock, "--log-level", "WARNING",
+		"--adapter", "snakepool.examples.showcase:ShowcaseAdapter", "--calls-fd", "3")
+	p.cmd.Stderr = os.Stderr
+	p.cmd.ExtraFiles = []*os.File{child}
+	out, err := p.cmd.StdoutPipe()
+	if err == nil {
+		err = p.cmd.Start()
+	}
+	child.Close()
+	if err != nil {
+		p.close()
+		return nil, err
+	}
+	if line, err := bufio.NewReader(out).ReadString('\n'); err != nil || !strings.Contains(line, `"address"`) {
+		p.close()
+		return nil, fmt.Errorf("bridge did not start: %q %v", line, err)
+	}
+	p.caller = newFrameCaller(conn, &bridgev1.SessionRequest{Request: &bridgev1.SessionRequest_Start{Start: &bridgev1.ExecuteRequest{
+		CallId: "c", Tool: "noop", ArgsJson: []byte("{}"), Info: &bridgev1.CallInfo{}}}}, new(bridgev1.SessionEvent))
+	return p, nil
+}
+
 type figures struct{ p50, p99, rate float64 }
 
 func measure(callers []caller, d time.Duration) (figures, error) {
@@ -319,7 +336,7 @@ func main() {
 	rounds := flag.Int("rounds", 3, "alternating rounds")
 	d := flag.Duration("time", 3*time.Second, "measuring time per design, round and load")
 	designs := flag.String("designs", "bridge,server-iter,server-iter-bdp,server-hop,server-gen,client-stream,client-pull,client-aio,socket-frames",
-		"designs, comma-separated (bridge: python -m snakepool.server as shipped; the others: bench/transports/peer.py)")
+		"designs, comma-separated (bridge: python -m snakepool.server on its call channel, as shipped; the others: bench/transports/peer.py)")
 	flag.Parse()
 	peerPy, err := filepath.Abs("bench/transports/peer.py")
 	if err != nil {

@@ -22,7 +22,8 @@ DESIGN is one of:
                 call is polled by the calling thread itself). An idle server stream stands for the
                 control channel.
   socket-frames no gRPC: Python dials a plain Unix socket of the Go side; each message is a
-                length-prefixed protobuf, read and answered by the tool thread.
+                length-prefixed protobuf, read and answered by the tool thread (the design the
+                bridge's call channel ships, without its dispatch: design "bridge" in main.go).
   client-aio    grpc.aio client of one bidi stream; the loop hands each call to a tool thread.
 """
 
@@ -142,9 +143,9 @@ def socket_frames(address: str) -> None:
         header = reader.read(4)
         if len(header) < 4:
             return
-        start = BytesValue.FromString(reader.read(int.from_bytes(header, "little")))
+        start = BytesValue.FromString(reader.read(int.from_bytes(header, "big")))
         out = tool(start).SerializeToString()
-        sock.sendall(len(out).to_bytes(4, "little") + out)
+        sock.sendall(len(out).to_bytes(4, "big") + out)
 
 
 async def _client_aio(address: str) -> None:
