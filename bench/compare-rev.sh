@@ -15,10 +15,14 @@ trap 'rm -rf "$old"' EXIT
 git archive "$rev" | tar -x -C "$old"
 sed -i "s#\"PYTHONPATH\": testdataDir(t)}#\"PYTHONPATH\": testdataDir(t) + \":$old/python/src\"}#" "$old/pools/helpers_test.go"
 grep -q "$old/python/src" "$old/pools/helpers_test.go" || { echo "cannot point $rev's pool tests at its Python package" >&2; exit 1; }
-bench() { go test -run '^$' -bench 'BenchmarkNoop/process' -benchtime "$benchtime" -count 1 ./pools/ | grep '^Benchmark'; }
+# bench DIR SERVER: BenchmarkNoop of the tree in DIR, with SNAKEPOOL_SERVER=SERVER (empty: default).
+bench() {
+  (cd "$1" && SNAKEPOOL_SERVER="$2" go test -run '^$' -bench 'BenchmarkNoop/process' -benchtime "$benchtime" -count 1 ./pools/) |
+    grep '^Benchmark' || { echo "BenchmarkNoop failed in $1" >&2; return 1; }
+}
 for r in $(seq "$rounds"); do
   echo "== round $r: $(uptime)"
-  (cd "$old" && echo "-- $rev (default server)" && env -u SNAKEPOOL_SERVER bash -c "$(declare -f bench); bench")
-  (cd "$old" && echo "-- $rev (SNAKEPOOL_SERVER=grpcio)" && SNAKEPOOL_SERVER=grpcio bash -c "$(declare -f bench); bench")
-  echo "-- this tree" && bench
+  echo "-- $rev (default server)" && bench "$old" ""
+  echo "-- $rev (SNAKEPOOL_SERVER=grpcio)" && bench "$old" grpcio
+  echo "-- this tree" && bench . ""
 done

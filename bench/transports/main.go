@@ -11,6 +11,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -45,6 +46,7 @@ type caller interface {
 // peer is one Python process and the Go end of its transport.
 type peer struct {
 	cmd     *exec.Cmd
+	stderr  bytes.Buffer // shown when the peer fails; a peer killed at the end of its round may complain
 	dir     string
 	caller  caller
 	closers []func()
@@ -145,7 +147,7 @@ func start(python, peerPy, design string) (*peer, error) {
 	sock := filepath.Join(dir, "s.sock")
 	addr := "unix:" + sock
 	p.cmd = exec.Command(python, peerPy, design, addr)
-	p.cmd.Stderr = os.Stderr
+	p.cmd.Stderr = &p.stderr
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if design == "bridge" {
@@ -162,7 +164,7 @@ func start(python, peerPy, design string) (*peer, error) {
 		line, err := bufio.NewReader(out).ReadString('\n')
 		if err != nil || strings.TrimSpace(line) != "ready" {
 			p.close()
-			return nil, fmt.Errorf("%s did not start: %q %v", design, line, err)
+			return nil, fmt.Errorf("%s did not start: %q %v\n%s", design, line, err, p.stderr.String())
 		}
 		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
 			grpc.WithInitialWindowSize(8<<20), grpc.WithInitialConnWindowSize(8<<20))
@@ -272,7 +274,7 @@ func startBridge(p *peer, python, sock string) (*peer, error) {
 	p.closers = append(p.closers, func() { conn.Close() })
 	p.cmd = exec.Command(python, "-m", "snakepool.server", "--socket", sock, "--log-level", "WARNING",
 		"--adapter", "snakepool.examples.showcase:ShowcaseAdapter", "--calls-fd", "3")
-	p.cmd.Stderr = os.Stderr
+	p.cmd.Stderr = &p.stderr
 	p.cmd.ExtraFiles = []*os.File{child}
 	out, err := p.cmd.StdoutPipe()
 	if err == nil {
@@ -285,7 +287,7 @@ func startBridge(p *peer, python, sock string) (*peer, error) {
 	}
 	if line, err := bufio.NewReader(out).ReadString('\n'); err != nil || !strings.Contains(line, `"address"`) {
 		p.close()
-		return nil, fmt.Errorf("bridge did not start: %q %v", line, err)
+		return nil, fmt.Errorf("bridge did not start: %q %v\n%s", line, err, p.stderr.String())
 	}
 	p.caller = newFrameCaller(conn, &bridgev1.SessionRequest{Request: &bridgev1.SessionRequest_Start{Start: &bridgev1.ExecuteRequest{
 		CallId: "c", Tool: "noop", ArgsJson: []byte("{}"), Info: &bridgev1.CallInfo{}}}}, new(bridgev1.SessionEvent))
@@ -356,7 +358,7 @@ func main() {
 			for _, p := range peers {
 				for range 500 {
 					if err := p.caller.call(); err != nil {
-						fail(fmt.Errorf("%s warm-up: %w", name, err))
+						fail(fmt.Errorf("%s warm-up: %w\n%s", name, err, p.stderr.String()))
 					}
 				}
 			}
