@@ -29,7 +29,6 @@ import selectors
 import socket
 import struct
 import threading
-from collections.abc import Iterator
 
 from ._dispatch import Call, Dispatcher
 from .bridge.v1 import bridge_pb2 as pb
@@ -109,18 +108,21 @@ class _Frames:
     def __init__(self) -> None:
         self._buf = bytearray()
 
-    def feed(self, data: bytes) -> Iterator[pb.SessionRequest]:
+    def feed(self, data: bytes) -> list[pb.SessionRequest]:
+        """Add ``data``; return the requests it completes (the rest waits for more data)."""
         buf = self._buf
         buf += data
+        requests = []
         start = 0
         while len(buf) - start >= _HEADER.size:
             (size,) = _HEADER.unpack_from(buf, start)
             end = start + _HEADER.size + size
             if len(buf) < end:
                 break
-            yield pb.SessionRequest.FromString(bytes(buf[start + _HEADER.size : end]))
+            requests.append(pb.SessionRequest.FromString(bytes(buf[start + _HEADER.size : end])))
             start = end
         del buf[:start]
+        return requests
 
 
 class CallChannel:
