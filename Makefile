@@ -10,6 +10,11 @@ VENV        := $(ROOT)/.venv
 PY          := $(VENV)/bin/python
 SYSTEM_PY   ?= python3
 TEMPORAL    := $(BIN)/temporal
+# A second venv with the lowest grpcio and protobuf that python/pyproject.toml supports.
+VENV_MIN    := $(ROOT)/.venv-min
+PY_MIN      := $(VENV_MIN)/bin/python
+GRPCIO_MIN   := 1.85.1
+PROTOBUF_MIN := 7.35.1
 
 TEMPORAL_CLI_VERSION      := v1.5.1
 PROTOC_GEN_GO_VERSION     := v1.36.12
@@ -36,6 +41,12 @@ $(VENV)/.installed: python/pyproject.toml
 	@test -x $(PY) || $(SYSTEM_PY) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e 'python[dev,examples]'
+	@touch $@
+
+$(VENV_MIN)/.installed: python/pyproject.toml Makefile
+	@test -x $(PY_MIN) || $(SYSTEM_PY) -m venv $(VENV_MIN)
+	$(PY_MIN) -m pip install --quiet --upgrade pip
+	$(PY_MIN) -m pip install --quiet -e 'python[test,examples]' 'grpcio==$(GRPCIO_MIN)' 'protobuf==$(PROTOBUF_MIN)'
 	@touch $@
 
 .PHONY: deps
@@ -69,10 +80,15 @@ lint: $(VENV)/.installed ## gofmt, go vet, ruff, mypy
 	cd python && $(VENV)/bin/mypy $(addprefix ../,$(shell git ls-files 'examples/*.py'))  # the examples, strict too
 
 .PHONY: test
-test: deps lint ## install what is missing, then run the Go tests (unit + integration) and pytest
+test: deps lint ## install what is missing, then run the Go tests (unit + integration) and pytest (twice: newest and lowest grpcio/protobuf)
 	go test $(GO_TEST_FLAGS) ./...
 	cd python && $(PY) -m pytest -q
-	cd python && SNAKEPOOL_SERVER=grpcio $(PY) -m pytest -q  # the fallback server: the same suite
+	$(MAKE) --no-print-directory test-min
+
+.PHONY: test-min
+test-min: $(VENV_MIN)/.installed ## pytest against the lowest supported grpcio and protobuf (.venv-min/)
+	cd python && $(PY_MIN) -c 'import grpc, google.protobuf as p; print("grpcio", grpc.__version__, "protobuf", p.__version__)'
+	cd python && $(PY_MIN) -m pytest -q
 
 .PHONY: replay-record
 replay-record: deps ## re-record the Pipeline histories of the current code (workflows/testdata/replay/), replayed by `make test`

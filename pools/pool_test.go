@@ -300,41 +300,36 @@ func TestStartTimeout(t *testing.T) {
 	requireNoProcesses(t, opts.Name)
 }
 
-// TestPythonServers: a pool works the same with either Python server, chosen by SNAKEPOOL_SERVER in
-// its env: results, heartbeats in order, a cooperative cancel.
-func TestPythonServers(t *testing.T) {
-	for _, server := range []string{"loop", "grpcio"} {
-		t.Run(server, func(t *testing.T) {
-			var logs syncBuffer
-			opts := testOptions(t, testAdap, 1)
-			opts.Env["SNAKEPOOL_SERVER"] = server
-			opts.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
-			p := startPool(t, opts)
-			waitFor(t, p, 10*time.Second, "the Python log line naming the server", func() bool {
-				return strings.Contains(logs.String(), "server="+server)
-			})
+// TestPythonRoundTrip: results, heartbeats in order and a cooperative cancel through a real
+// Python worker, whose log names what serves it.
+func TestPythonRoundTrip(t *testing.T) {
+	var logs syncBuffer
+	opts := testOptions(t, testAdap, 1)
+	opts.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
+	p := startPool(t, opts)
+	waitFor(t, p, 10*time.Second, "the Python log line saying it serves", func() bool {
+		return strings.Contains(logs.String(), "serving "+testAdap)
+	})
 
-			res, err := call(t, p, "square", map[string]any{"x": 7})
-			require.NoError(t, err)
-			assert.JSONEq(t, "49", string(res))
+	res, err := call(t, p, "square", map[string]any{"x": 7})
+	require.NoError(t, err)
+	assert.JSONEq(t, "49", string(res))
 
-			var progress []float64
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			defer cancel()
-			_, err = p.Call(ctx, Call{Tool: "heartbeats", Args: json.RawMessage(`{"n": 3}`),
-				OnHeartbeat: func(hb Heartbeat) { progress = append(progress, hb.Progress) }})
-			require.NoError(t, err)
-			assert.InDeltaSlice(t, []float64{1.0 / 3, 2.0 / 3, 1}, progress, 1e-9)
+	var progress []float64
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, err = p.Call(ctx, Call{Tool: "heartbeats", Args: json.RawMessage(`{"n": 3}`),
+		OnHeartbeat: func(hb Heartbeat) { progress = append(progress, hb.Progress) }})
+	require.NoError(t, err)
+	assert.InDeltaSlice(t, []float64{1.0 / 3, 2.0 / 3, 1}, progress, 1e-9)
 
-			pid, stop, done := blockingCall(t, p)
-			stop()
-			select {
-			case err = <-done:
-			case <-time.After(10 * time.Second):
-				t.Fatal("the cancelled call did not return")
-			}
-			require.ErrorIs(t, err, context.Canceled)
-			assert.Equal(t, []int{pid}, workerPIDs(p), "the worker survives a cooperative cancel")
-		})
+	pid, stop, done := blockingCall(t, p)
+	stop()
+	select {
+	case err = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the cancelled call did not return")
 	}
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Equal(t, []int{pid}, workerPIDs(p), "the worker survives a cooperative cancel")
 }

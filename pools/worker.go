@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -68,9 +69,10 @@ type worker struct {
 	stdin     *os.File
 	readEnds  []*os.File
 	readers   sync.WaitGroup
+	calls     net.Conn // the Go end of the call channel (calls.go)
 	conn      *grpc.ClientConn
 	client    bridgev1.BridgeClient
-	session   *session // set before the worker takes calls; nil when it could not be opened
+	session   *session // serves calls; set before the worker takes calls
 	describe  *bridgev1.DescribeResponse
 	spawnedAt time.Time // when the process was started
 	startedAt time.Time // when it was ready
@@ -243,6 +245,11 @@ func (w *worker) spawn() (err error) {
 	}
 	w.readEnds = []*os.File{outR, errR, hsR, logR}
 	childEnds = append(childEnds, outW, errW, hsW, logW)
+	var callsChild *os.File
+	if w.calls, callsChild, err = newCallChannel(); err != nil {
+		return err
+	}
+	childEnds = append(childEnds, callsChild)
 
 	args := []string{
 		"-m", "snakepool.server",
@@ -250,6 +257,7 @@ func (w *worker) spawn() (err error) {
 		"--socket", socket,
 		"--handshake-fd", "3",
 		"--log-fd", "4",
+		"--calls-fd", strconv.Itoa(callsFD),
 		"--mode", string(o.Profile),
 		"--max-workers", strconv.Itoa(o.ThreadsPerWorker),
 		"--worker-id", w.id,
@@ -268,7 +276,7 @@ func (w *worker) spawn() (err error) {
 	cmd.Stdin = inR
 	cmd.Stdout = outW
 	cmd.Stderr = errW
-	cmd.ExtraFiles = []*os.File{hsW, logW} // fd 3, fd 4
+	cmd.ExtraFiles = []*os.File{hsW, logW, callsChild} // fd 3, 4, 5 (callsFD)
 	cmd.SysProcAttr = sysProcAttr()
 	if err := children.start(cmd, w.marker); err != nil {
 		return fmt.Errorf("exec %s: %w", o.Python, err)
@@ -370,11 +378,7 @@ func (w *worker) connect(ctx context.Context) error {
 		return fmt.Errorf("server speaks bridge protocol %d, this supervisor %d", desc.GetProtocolVersion(), protocolVersion)
 	}
 	w.describe = desc
-	if err := w.openSession(); err != nil {
-		// Calls travel only on the session: a worker without one cannot serve.
-		return w.withExit(err)
-	}
-	return nil
+	return w.openSession()
 }
 
 // withExit adds the process's exit status and stderr tail to a start error when the process has
@@ -469,6 +473,9 @@ func (w *worker) cleanup() {
 		}
 		if w.session != nil {
 			w.session.close()
+		}
+		if w.calls != nil {
+			w.calls.Close()
 		}
 		if w.conn != nil {
 			w.conn.Close()
