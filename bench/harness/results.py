@@ -1,0 +1,35 @@
+"""One run's raw results, as written to benchmarks/results.json beside the report."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .bridge import Bridge
+from .endtoend import EndToEnd
+from .machine import Machine, Versions
+from .plan import Plan
+from .poolbench import PoolFigures
+
+__all__ = ["Run"]
+
+
+@dataclass
+class Run:
+    """Everything one run measured, and where and when."""
+
+    plan: Plan
+    machine: Machine
+    versions: Versions
+    started_at: str  # UTC, ISO 8601
+    load_start: tuple[float, float, float]
+    load_end: tuple[float, float, float]
+    seconds: float  # the whole run, builds and installs excluded
+    end_to_end: EndToEnd
+    bridge: Bridge
+    pools: PoolFigures
+
+    def write_json(self, path: Path) -> None:
+        """Write the raw results as JSON."""
+        path.write_text(json.dumps(asdict(self), indent=1) + "\n")
