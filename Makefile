@@ -88,7 +88,7 @@ test: deps bench-deps lint ## install what is missing, then run the Go tests (un
 	cd bench && $(BENCH_PY) -m pytest -q  # the harness: unit tests and a seconds-long smoke run of make bench
 
 .PHONY: bench
-bench: deps bench-deps ## run every benchmark (about 10 minutes on 2 cores) and write docs/benchmarks.md
+bench: deps bench-deps ## run every benchmark and write docs/benchmarks.md (and the README's headline block)
 	$(BENCH_PY) bench/run.py
 
 .PHONY: bench-smoke

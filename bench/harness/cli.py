@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -58,6 +59,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--rounds", type=int, default=0, help="override the plan's rounds (at least 1)"
     )
     parser.add_argument(
+        "--render",
+        type=Path,
+        metavar="RESULTS_JSON",
+        help="measure nothing: write the report (and README block) again from a results.json",
+    )
+    parser.add_argument(
         "--keep-work",
         action="store_true",
         help="keep the work dir (configs, inputs, logs)",
@@ -65,8 +72,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _stop_on_sigterm(signum: int, _frame: object) -> None:
+    # SystemExit unwinds through the harness's finally blocks, which stop every process it started.
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     plan = SMOKE if args.smoke else FULL
     if args.rounds:
         if args.rounds < 1:
@@ -79,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         readme = ROOT / "README.md"
     layout = Layout(root=ROOT, work=Path(tempfile.mkdtemp(prefix="snakepool-bench-")))
     try:
-        run = measure(layout, plan)
+        run = Run.read_json(args.render) if args.render else measure(layout, plan)
     except HarnessError as exc:
         say(f"FAILED: {exc}")
         say(f"logs, configs and inputs kept in {layout.work}")
@@ -89,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     charts_dir = out.with_suffix("")
     charts = write_charts(run, charts_dir)
-    run.write_json(charts_dir / "results.json")
+    if not args.render or args.render.resolve() != (charts_dir / "results.json"):
+        run.write_json(charts_dir / "results.json")
     out.write_text(render(run, charts, charts_dir.name))
     say(
         f"wrote {out} and {charts_dir}/ ({', '.join([*charts.values(), 'results.json'])})"

@@ -157,6 +157,10 @@ class EndToEnd:
     order: list[list[str]] = field(default_factory=list)
     # What stopping the services reported.
     problems: list[str] = field(default_factory=list)
+    # The command lines of the services and of one workflow run per contender.
+    commands: list[str] = field(default_factory=list)
+    # bin/snakepool-worker's config file, as the report shows it.
+    worker_config: str = ""
 
 
 def free_port() -> int:
@@ -201,7 +205,7 @@ def worker_config(layout: Layout, address: str, plan: Plan) -> dict[str, Any]:
 
 @contextmanager
 def services(
-    layout: Layout, plan: Plan, problems: list[str]
+    layout: Layout, plan: Plan, result: EndToEnd
 ) -> Iterator[tuple[str, list[Service]]]:
     """Start the dev server and every worker; yield the address and the workers; stop them all."""
     port = free_port()
@@ -243,9 +247,9 @@ def services(
             watch=[dev],
         )
         config = layout.work / "snakepool-worker.yaml"
-        config.write_text(
-            json.dumps(worker_config(layout, address, plan), indent=2)
-        )  # JSON is YAML
+        config_text = json.dumps(worker_config(layout, address, plan), indent=2)
+        config.write_text(config_text)  # JSON is YAML
+        result.worker_config = layout.shown([config_text])
         workers = [
             Service(
                 "snakepool-worker",
@@ -290,6 +294,7 @@ def services(
                     cwd=layout.workers_dir,
                 )
             )
+        result.commands += [layout.shown(s.argv) for s in (dev, *workers)]
         for w in workers:
             w.start()
             started.append(w)
@@ -298,7 +303,7 @@ def services(
         yield address, [dev, *workers]
     finally:
         for s in reversed(started):  # the workers first, the dev server last
-            problems.extend(s.stop())
+            result.problems.extend(s.stop())
 
 
 def run_workflow(
@@ -308,25 +313,31 @@ def run_workflow(
     watch: list[Service],
     contender: Contender,
     payload: dict[str, Any],
+    commands: list[str],
 ) -> tuple[float, list[Any]]:
-    """Run one workflow through bench-driver; return its seconds and per-item results."""
+    """Run one workflow through bench-driver; return its seconds and per-item results.
+
+    The first command line of each contender is added to ``commands``."""
     path = layout.work / f"input-{contender.key}.json"
     path.write_text(json.dumps(payload))
+    argv = [
+        str(layout.driver),
+        "run",
+        "--address",
+        address,
+        "--task-queue",
+        contender.task_queue,
+        "--workflow",
+        contender.workflow,
+        "--input",
+        str(path),
+        "--timeout",
+        f"{plan.workflow_timeout:.0f}s",
+    ]
+    if layout.shown(argv) not in commands:
+        commands.append(layout.shown(argv))
     out = run_json_command(
-        [
-            str(layout.driver),
-            "run",
-            "--address",
-            address,
-            "--task-queue",
-            contender.task_queue,
-            "--workflow",
-            contender.workflow,
-            "--input",
-            str(path),
-            "--timeout",
-            f"{plan.workflow_timeout:.0f}s",
-        ],
+        argv,
         timeout=plan.workflow_timeout + 30,
         what=f"{contender.label}: {contender.workflow} on {contender.task_queue}",
         watch=watch,
@@ -379,7 +390,7 @@ def measure_end_to_end(
     squares = [x * x for x in items]
     warm_items = list(range(plan.warmup_items))
     warm_numbers = primes_from(plan.cpu_from // 1000 + 1, plan.slots)
-    with services(layout, plan, result.problems) as (address, watch):
+    with services(layout, plan, result) as (address, watch):
         say(f"dev server on {address}; workers ready")
 
         def timed(
@@ -397,6 +408,7 @@ def measure_end_to_end(
                 watch,
                 contender,
                 contender.workflow_input(tool, arg, xs, window),
+                result.commands,
             )
             if got != want:
                 raise HarnessError(

@@ -53,6 +53,12 @@ class Layout:
         """bench/workers: the bench adapter, its tools and the Python SDK worker."""
         return self.root / "bench" / "workers"
 
+    def shown(self, argv: list[str]) -> str:
+        """A command line as the report shows it: paths relative to the repository, <work> for
+        the work dir."""
+        text = " ".join(argv)
+        return text.replace(str(self.work), "<work>").replace(str(self.root) + "/", "")
+
     def check(self) -> None:
         """Fail with what to run when something the harness needs is missing."""
         for path, how in (

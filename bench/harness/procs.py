@@ -11,9 +11,11 @@ process it did not start.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -89,6 +91,7 @@ class Service:
                 env=self.env,
                 cwd=self.cwd,
                 start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
 
     @property
@@ -150,6 +153,19 @@ class Service:
         return problems
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGKILL when the harness dies, even by SIGKILL (Linux).
+
+    The harness stops its services itself; this covers the harness being killed outright.
+    """
+    if sys.platform == "linux":
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
 def _kill_group(pgid: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, signal.SIGKILL)
@@ -182,6 +198,7 @@ def run_json_command(
         env=None if env is None else dict(env),
         cwd=cwd,
         start_new_session=True,
+        preexec_fn=_die_with_parent,
     )
     begin = time.monotonic()
     try:

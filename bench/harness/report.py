@@ -44,17 +44,18 @@ def headline(run: Run) -> list[str]:
     if "snakepool" in fan and "go" in fan:
         ceiling = paired_ratio(fan["go"], fan["snakepool"])
         line = (
-            f"- Fan-out of a trivial tool over {e2e.fanout_items:,} items, {run.plan.slots} slots: snakepool runs at "
-            f"{fmt_x(ceiling)} the items/s of a plain Go worker"
+            f"- Fan-out of a trivial tool over {e2e.fanout_items:,} items with {run.plan.slots} slots: "
+            f"snakepool reaches {fmt_x(ceiling)} the items/s of a plain Go worker (the ceiling)"
         )
         if "sdk-process" in fan:
-            line += f" and {fmt_x(paired_ratio(fan['sdk-process'], fan['snakepool']))} a Python SDK worker's"
+            sdk = paired_ratio(fan["sdk-process"], fan["snakepool"])
+            line += f" and {fmt_x(sdk)} those of a Python SDK worker with ProcessPoolExecutor"
         lines.append(line + ".")
         if "snakepool-batched" in fan:
             batched = paired_ratio(fan["snakepool"], fan["snakepool-batched"])
             lines.append(
-                f"- With `map.batch_size` {run.plan.batch_size}: {fmt_x(batched)} "
-                "the items/s of the same map without batching."
+                f"- With `map.batch_size` {run.plan.batch_size}, the same map runs at "
+                f"{fmt_x(batched)} the items/s it reaches without batching."
             )
         else:
             lines.append(
@@ -63,32 +64,52 @@ def headline(run: Run) -> list[str]:
     cpu = e2e.cpu
     if "snakepool-2" in cpu:
         parts = [
-            f"{fmt_x(paired_ratio(cpu[k], cpu['snakepool-2']))} {what}"
+            f"vs {what} {fmt_x(paired_ratio(cpu[k], cpu['snakepool-2']))}"
             for k, what in (
-                ("snakepool-1", "one worker"),
+                ("snakepool-1", "one"),
                 ("sdk-process", "the SDK's ProcessPoolExecutor"),
                 ("sdk-thread", "its ThreadPoolExecutor"),
             )
             if k in cpu
         ]
         lines.append(
-            "- CPU-bound fan-out, 2 process workers: " + ", ".join(parts) + " (speed)."
+            "- CPU-bound fan-out, speed of 2 snakepool process workers: "
+            + "; ".join(parts)
+            + "."
         )
     rows = bridge_rows(run)
     parallel = rows.get("process/parallel", {})
     if "p50-µs" in parallel and "calls/s" in parallel:
         lines.append(
-            f"- Bridge no-op round trip, 2 process workers: p50 {parallel['p50-µs'].median:.0f} µs, "
+            f"- The bridge's no-op round trip with 2 process workers: p50 {parallel['p50-µs'].median:.0f} µs, "
             f"{parallel['calls/s'].median:,.0f} calls/s."
         )
     startup = startup_by_size(run)
     mem = memory_by_profile(run)
     if ("process", 8) in startup and "process" in mem:
         lines.append(
-            f"- 8 process workers ready in {startup[('process', 8)].median:.2f} s; "
-            f"{mem['process'].median:.1f} MiB resident per idle worker."
+            f"- 8 process workers are ready in {startup[('process', 8)].median:.2f} s and hold "
+            f"{mem['process'].median:.1f} MiB resident each when idle."
         )
     return lines
+
+
+def _fanout_pace(run: Run) -> str:
+    """What one item costs per slot end to end, beside the bridge's own round trip."""
+    e2e, slots = run.end_to_end, run.plan.slots
+    per_item = {
+        k: Spread.of(v).median * slots / e2e.fanout_items * 1000
+        for k, v in e2e.fanout.items()
+    }
+    serial = bridge_rows(run).get("process/serial", {}).get("p50-µs")
+    if "snakepool" not in per_item or "go" not in per_item or serial is None:
+        return ""
+    return (
+        f"Each item held a slot for about {per_item['snakepool']:.1f} ms through snakepool and "
+        f"{per_item['go']:.1f} ms through the plain Go worker, while a no-op call through the bridge "
+        f"takes {serial.median / 1000:.2f} ms (below): the rest is Temporal's scheduling and matching "
+        "through the server, which fewer, fuller activities (batching) avoid."
+    )
 
 
 def render(run: Run, charts: dict[str, str], chart_dir: str) -> str:
@@ -181,12 +202,37 @@ def render(run: Run, charts: dict[str, str], chart_dir: str) -> str:
         f"Rounds (contenders in the order they ran): {'; '.join(', '.join(r) for r in e2e.order)}.",
         "",
     ]
+    out += [
+        "<details><summary>The exact commands of this run, and the worker's config</summary>",
+        "",
+        "```bash",
+        *e2e.commands,
+        run.bridge.command,
+        f".venv/bin/python bench/workers/inprocess.py --calls {run.bridge.inprocess_calls} "
+        f"--rounds {plan.rounds}",
+        run.pools.command,
+        "```",
+        "",
+        *(
+            [
+                "`<work>/snakepool-worker.yaml`:",
+                "",
+                "```json",
+                e2e.worker_config,
+                "```",
+                "",
+            ]
+            if e2e.worker_config
+            else []
+        ),
+        "</details>",
+        "",
+    ]
 
     out += [f"## Fan-out of a trivial tool over {e2e.fanout_items:,} items", ""]
     out += [
         f"`square(x)` over {e2e.fanout_items:,} items, {plan.fanout_window} in flight at once, {plan.slots} slots. "
-        "The dev server's task matching sets the pace here, not the bridge; fewer, fuller activities "
-        "(batching) are the lever.",
+        + _fanout_pace(run),
         "",
     ]
     if e2e.fanout:
@@ -355,8 +401,10 @@ def update_readme(readme: Path, run: Run, page: str) -> bool:
     block = "\n".join(
         [
             README_BEGIN,
-            f"Measured by `make bench` on {run.machine.cores} cores ({run.started_at[:10]}; medians of "
-            f"{run.plan.rounds} rounds, full figures, spreads and charts in [{page}]({page})):",
+            f"Measured by `make bench` on {run.started_at[:10]}, {run.machine.cores} cores, load average "
+            f"{run.load_start[0]:.1f} at the start and {run.load_end[0]:.1f} at the end, in "
+            f"{run.seconds / 60:.1f} minutes; medians of {run.plan.rounds} alternating rounds with "
+            f"their spread. Every figure, the targets and the charts: [{page}]({page}).",
             "",
             *headline(run),
             README_END,

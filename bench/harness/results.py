@@ -33,3 +33,23 @@ class Run:
     def write_json(self, path: Path) -> None:
         """Write the raw results as JSON."""
         path.write_text(json.dumps(asdict(self), indent=1) + "\n")
+
+    @classmethod
+    def read_json(cls, path: Path) -> Run:
+        """Read results written by write_json (to render the report again)."""
+        d = json.loads(path.read_text())
+        plan = d["plan"]
+        for key in ("payload_sizes", "startup_sizes"):
+            plan[key] = tuple(plan[key])
+        return cls(
+            plan=Plan(**plan),
+            machine=Machine(**d["machine"]),
+            versions=Versions(**d["versions"]),
+            started_at=d["started_at"],
+            load_start=tuple(d["load_start"]),
+            load_end=tuple(d["load_end"]),
+            seconds=d["seconds"],
+            end_to_end=EndToEnd(**d["end_to_end"]),
+            bridge=Bridge(**d["bridge"]),
+            pools=PoolFigures(**d["pools"]),
+        )

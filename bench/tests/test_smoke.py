@@ -188,7 +188,7 @@ def test_readme_headline_block_is_replaced(
 ) -> None:
     text = smoke[1].read_text()
     block = text[text.index(README_BEGIN) : text.index(README_END)]
-    assert "CPU-bound fan-out, 2 process workers:" in block
+    assert "CPU-bound fan-out, speed of 2 snakepool process workers:" in block
     assert "benchmarks.md" in block
     original = (ROOT / "README.md").read_text()
     outside = (
