@@ -19,7 +19,7 @@ from .layout import Layout
 from .machine import collect_versions, describe_machine, load_average
 from .plan import FULL, SMOKE, Plan
 from .poolbench import measure_pools
-from .procs import HarnessError
+from .procs import HarnessError, reap_leftovers, started_sessions
 from .report import render, update_readme
 from .results import Run
 
@@ -98,8 +98,15 @@ def main(argv: list[str] | None = None) -> int:
         say(f"logs, configs and inputs kept in {layout.work}")
         return 1
     except KeyboardInterrupt:
-        say(f"interrupted; logs kept in {layout.work}")
+        say(
+            f"interrupted; every process it started is stopped; logs kept in {layout.work}"
+        )
         return 130
+    except SystemExit:
+        say(
+            f"stopped by SIGTERM; every process it started is stopped; logs kept in {layout.work}"
+        )
+        raise
     charts_dir = out.with_suffix("")
     charts = write_charts(run, charts_dir)
     if not args.render or args.render.resolve() != (charts_dir / "results.json"):
@@ -156,4 +163,6 @@ def measure(layout: Layout, plan: Plan) -> Run:
         end_to_end=e2e,
         bridge=bridge,
         pools=pools,
+        sessions=started_sessions(),
+        leftovers=reap_leftovers(),
     )

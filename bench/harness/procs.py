@@ -20,7 +20,38 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-__all__ = ["HarnessError", "Service", "run_json_command", "session_members", "tail"]
+__all__ = [
+    "HarnessError",
+    "Service",
+    "reap_leftovers",
+    "run_json_command",
+    "session_members",
+    "started_sessions",
+    "tail",
+]
+
+# The session ids of every process this harness started (each leads a session of its own).
+_started_sessions: list[int] = []
+
+
+def started_sessions() -> list[int]:
+    """The session ids of every process the harness started, in order."""
+    return list(_started_sessions)
+
+
+def reap_leftovers() -> list[str]:
+    """Kill, by pid, any process still alive in a session the harness started; say which.
+
+    Every step stops what it started, so this finds nothing unless a step has a bug.
+    """
+    found = []
+    for sid in _started_sessions:
+        for pid in session_members(sid):
+            found.append(
+                f"process {pid} (session {sid}) was still running at the end; killed"
+            )
+            _kill_pid(pid)
+    return found
 
 
 class HarnessError(RuntimeError):
@@ -93,6 +124,7 @@ class Service:
                 start_new_session=True,
                 preexec_fn=_die_with_parent,
             )
+        _started_sessions.append(self.proc.pid)
 
     @property
     def pid(self) -> int:
@@ -200,6 +232,7 @@ def run_json_command(
         start_new_session=True,
         preexec_fn=_die_with_parent,
     )
+    _started_sessions.append(proc.pid)
     begin = time.monotonic()
     try:
         while True:

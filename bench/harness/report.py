@@ -372,13 +372,9 @@ def render(run: Run, charts: dict[str, str], chart_dir: str) -> str:
     if "startup" in charts:
         out += [f"![startup]({chart_dir}/{charts['startup']})", ""]
 
-    if e2e.problems:
-        out += [
-            "## Problems met while stopping",
-            "",
-            *[f"- {p}" for p in e2e.problems],
-            "",
-        ]
+    if e2e.problems or run.leftovers:
+        out += ["## Problems met while stopping", ""]
+        out += [*(f"- {p}" for p in [*e2e.problems, *run.leftovers]), ""]
     return "\n".join(out).rstrip() + "\n"
 
 

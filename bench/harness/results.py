@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .bridge import Bridge
@@ -29,6 +29,10 @@ class Run:
     end_to_end: EndToEnd
     bridge: Bridge
     pools: PoolFigures
+    # Session ids of every process the run started; all of them had ended when it finished.
+    sessions: list[int] = field(default_factory=list)
+    # Processes found alive in those sessions at the end (and killed): a bug of the harness.
+    leftovers: list[str] = field(default_factory=list)
 
     def write_json(self, path: Path) -> None:
         """Write the raw results as JSON."""
@@ -52,4 +56,6 @@ class Run:
             end_to_end=EndToEnd(**d["end_to_end"]),
             bridge=Bridge(**d["bridge"]),
             pools=PoolFigures(**d["pools"]),
+            sessions=d.get("sessions", []),
+            leftovers=d.get("leftovers", []),
         )

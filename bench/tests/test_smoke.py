@@ -53,11 +53,23 @@ def smoke(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    left = session_members(proc.pid)  # everything the run started shares its session
+    left = session_members(proc.pid)  # the harness's own session: go build, ...
     assert not left, f"processes of the smoke run outlived it: {left}"
     done = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
     assert done.returncode == 0, f"bench/run.py --smoke failed:\n{stderr[-5000:]}"
     return out, readme, done
+
+
+def test_no_process_outlives_the_run(
+    smoke: tuple[Path, Path, subprocess.CompletedProcess[str]],
+) -> None:
+    # Every process the harness starts leads a session of its own, which its children share.
+    sessions = json.loads((smoke[0] / "benchmarks" / "results.json").read_text())[
+        "sessions"
+    ]
+    assert len(sessions) >= 10  # dev server, 4 workers, one driver per workflow, ...
+    left = {sid: session_members(sid) for sid in sessions if session_members(sid)}
+    assert not left, f"processes of the smoke run outlived it (session: pids): {left}"
 
 
 def test_report_has_every_section(
@@ -178,6 +190,7 @@ def test_raw_results_hold_one_checked_sample_per_contender(
     }
     assert all(len(v) == 1 for v in [*e2e["fanout"].values(), *e2e["cpu"].values()])
     assert e2e["problems"] == []
+    assert results["leftovers"] == []
     assert {(s["profile"], s["workers"]) for s in results["pools"]["startup"]} == {
         ("process", 1), ("process", 8), ("thread", 1), ("thread", 8)
     }  # fmt: skip

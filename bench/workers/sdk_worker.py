@@ -13,15 +13,34 @@ import argparse
 import asyncio
 import concurrent.futures
 import json
-import multiprocessing
+import multiprocessing.managers
+import os
 import signal
 import sys
+import threading
+import time
 
 from temporalio.client import Client
 from temporalio.worker import SharedStateManager, Worker
 
 import sdk_activities
 from sdk_workflows import FanOut
+
+
+def _exit_when_orphaned() -> None:
+    """In each executor and manager process: exit once this worker is gone (even by SIGKILL).
+
+    Without it, a killed worker's pool processes would outlive it; the harness stops nothing it
+    did not start, and so must not leave these behind either.
+    """
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
 
 
 async def serve(address: str, task_queue: str, executor_kind: str, slots: int) -> None:
@@ -34,10 +53,12 @@ async def serve(address: str, task_queue: str, executor_kind: str, slots: int) -
     manager = None
     executor: concurrent.futures.Executor
     if executor_kind == "process":
-        executor = concurrent.futures.ProcessPoolExecutor(max_workers=slots)
-        manager = (
-            multiprocessing.Manager()
-        )  # the SDK needs it for heartbeats of process activities
+        executor = concurrent.futures.ProcessPoolExecutor(
+            max_workers=slots, initializer=_exit_when_orphaned
+        )
+        # The SDK needs a manager for the heartbeats of activities in other processes.
+        manager = multiprocessing.managers.SyncManager()
+        manager.start(_exit_when_orphaned)
         shared = SharedStateManager.create_from_multiprocessing(manager)
     else:
         executor = concurrent.futures.ThreadPoolExecutor(max_workers=slots)
