@@ -9,6 +9,7 @@ on the same dev server, with the same number of activity slots, in alternating r
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import time
@@ -294,7 +295,13 @@ def services(
                     cwd=layout.workers_dir,
                 )
             )
-        result.commands += [layout.shown(s.argv) for s in (dev, *workers)]
+        result.commands += [
+            f"(cd {layout.shown([str(s.cwd)])} && "
+            f"{' '.join([os.path.relpath(s.argv[0], s.cwd), *s.argv[1:]])})"
+            if s.cwd
+            else layout.shown(s.argv)
+            for s in (dev, *workers)
+        ]
         for w in workers:
             w.start()
             started.append(w)
