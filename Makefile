@@ -8,6 +8,8 @@ ROOT        := $(abspath .)
 BIN         := $(ROOT)/bin
 VENV        := $(ROOT)/.venv
 PY          := $(VENV)/bin/python
+BENCH_VENV  := $(ROOT)/.venv-bench
+BENCH_PY    := $(BENCH_VENV)/bin/python
 SYSTEM_PY   ?= python3
 TEMPORAL    := $(BIN)/temporal
 # A second venv with the lowest grpcio and protobuf that python/pyproject.toml supports.
@@ -52,6 +54,16 @@ $(VENV_MIN)/.installed: python/pyproject.toml Makefile
 .PHONY: deps
 deps: $(TEMPORAL) $(VENV)/.installed ## install the Temporal CLI and the Python package (idempotent)
 
+# The benchmark harness's own tools (temporalio, matplotlib) stay out of the product's .venv.
+$(BENCH_VENV)/.installed: bench/requirements.txt
+	@test -x $(BENCH_PY) || $(SYSTEM_PY) -m venv $(BENCH_VENV)
+	$(BENCH_PY) -m pip install --quiet --upgrade pip
+	$(BENCH_PY) -m pip install --quiet -r bench/requirements.txt
+	@touch $@
+
+.PHONY: bench-deps
+bench-deps: $(BENCH_VENV)/.installed ## install the benchmark harness's tools into .venv-bench (idempotent)
+
 # --- code generation --------------------------------------------------------------------------
 
 $(BIN)/protoc-gen-go:
@@ -71,19 +83,21 @@ proto: $(VENV)/.installed $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc ## rege
 # --- checks -----------------------------------------------------------------------------------
 
 .PHONY: lint
-lint: $(VENV)/.installed ## gofmt, go vet, ruff, mypy
+lint: $(VENV)/.installed $(BENCH_VENV)/.installed ## gofmt, go vet, ruff, mypy
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	go vet ./...
 	$(VENV)/bin/ruff check python bench examples
 	$(VENV)/bin/ruff format --check python bench examples
 	cd python && $(VENV)/bin/mypy
 	cd python && $(VENV)/bin/mypy $(addprefix ../,$(shell git ls-files 'examples/*.py'))  # the examples, strict too
+	cd bench && $(BENCH_PY) -m mypy
 
 .PHONY: test
-test: deps lint ## install what is missing, then run the Go tests (unit + integration) and pytest (twice: newest and lowest grpcio/protobuf)
+test: deps bench-deps lint ## install what is missing, then Go tests (unit + integration), pytest (newest and lowest grpcio/protobuf), the bench smoke run
 	go test $(GO_TEST_FLAGS) ./...
 	cd python && $(PY) -m pytest -q
 	$(MAKE) --no-print-directory test-min
+	cd bench && $(BENCH_PY) -m pytest -q  # the harness: unit tests and a seconds-long smoke run of make bench
 
 .PHONY: test-min
 test-min: $(VENV_MIN)/.installed ## pytest against the lowest supported grpcio and protobuf (.venv-min/)
@@ -95,8 +109,12 @@ replay-record: deps ## re-record the Pipeline histories of the current code (wor
 	go test -race -count=1 -tags replayrecord -run '^TestRecordReplayHistories$$' ./workflows/
 
 .PHONY: bench
-bench: deps ## run the benchmarks
-	bench/pools.sh 4s
+bench: deps bench-deps ## run every benchmark and write docs/benchmarks.md (and the README's headline block)
+	$(BENCH_PY) bench/run.py
+
+.PHONY: bench-smoke
+bench-smoke: deps bench-deps ## the bench harness with tiny sizes into a temp dir (seconds; its figures mean nothing)
+	cd bench && $(BENCH_PY) -m pytest -q tests/test_smoke.py
 
 # --- demo -------------------------------------------------------------------------------------
 
