@@ -14,7 +14,8 @@ import (
 // memory is what /proc says of one process's memory, in bytes.
 type memory struct{ rss, pss int64 }
 
-// childPIDs lists the live child processes of this process (the pools' Python processes).
+// childPIDs lists the live child processes of this process that are the pools' Python processes
+// (`python -m snakepool.server`; the pools' lifeline watcher is a child too, and is left out).
 func childPIDs() ([]int, error) {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
@@ -36,7 +37,10 @@ func childPIDs() ([]int, error) {
 		if len(fields) < 2 || fields[0] == "Z" {
 			continue
 		}
-		if ppid, _ := strconv.Atoi(fields[1]); ppid == self {
+		if ppid, _ := strconv.Atoi(fields[1]); ppid != self {
+			continue
+		}
+		if cmdline, err := os.ReadFile("/proc/" + e.Name() + "/cmdline"); err == nil && bytes.Contains(cmdline, []byte("snakepool.server")) {
 			pids = append(pids, pid)
 		}
 	}
