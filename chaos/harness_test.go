@@ -3,14 +3,15 @@ package chaos
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -363,7 +364,8 @@ func (s *persistentServer) stop(timeout time.Duration) error {
 	select {
 	case err := <-done:
 		s.server = nil
-		if err != nil && !strings.Contains(err.Error(), "exit status") && !strings.Contains(err.Error(), "signal") {
+		var exitErr *exec.ExitError
+		if err != nil && !errors.As(err, &exitErr) { // an exit status after SIGINT is a stop
 			return fmt.Errorf("stop the dev server: %w", err)
 		}
 		return nil

@@ -647,7 +647,7 @@ func groupSIGTERM(t *testing.T, h *harness, r *row) {
 		t.Fatal(err)
 	}
 	r.note = fmt.Sprintf("SIGTERM to %d processes at once, 1s into two 8s calls; the worker exited in %s (%v)",
-		len(group), exitedIn.Round(100*time.Millisecond), exitStatus(exitErr))
+		len(group), exitedIn.Round(10*time.Millisecond), exitStatus(exitErr))
 	left, _ := h.waitNoOrphans([]*workerProc{w}, nil, 10*time.Second)
 	r.countOrphans("after the worker exited", union(left, aliveChildren(rec.children())))
 }
@@ -680,6 +680,12 @@ func serverRestart(t *testing.T, h *harness, r *row) {
 	if err := ps.stop(30 * time.Second); err != nil {
 		t.Fatalf("chaos: %v", err)
 	}
+	// The outage: the worker keeps running (and live) while its polls, heartbeats and results fail.
+	outage := pick(h, 10*time.Second, 3*time.Second)
+	time.Sleep(outage)
+	if code, _, err := w.get("/livez"); err != nil || code != 200 {
+		r.problem("the worker is not live with the server down: %d %v", code, err)
+	}
 	if err := ps.start(); err != nil {
 		t.Fatalf("chaos: start the dev server again on %s: %v", ps.address, err)
 	}
@@ -701,8 +707,8 @@ func serverRestart(t *testing.T, h *harness, r *row) {
 		r.recover = first.Sub(backAt)
 	}
 	r.recovery = "from the server back to the first activity it recorded as completed"
-	r.note = fmt.Sprintf("the server was down %s (SIGINT, then started on the same port with its database file)",
-		backAt.Sub(stopAt).Round(100*time.Millisecond))
+	r.note = fmt.Sprintf("the server was down %s (SIGINT, %s later started on the same port with its database file); the worker stayed live",
+		backAt.Sub(stopAt).Round(100*time.Millisecond), outage)
 	r.finalOrphans(t, h, rec, w)
 	_ = os.Remove(ps.dbFile)
 }

@@ -165,7 +165,10 @@ func printTable(w io.Writer, rows []*row, took time.Duration) {
 		}
 		recover := "-"
 		if r.recover >= 0 {
-			recover = r.recover.Round(100 * time.Millisecond).String()
+			recover = r.recover.Round(10 * time.Millisecond).String()
+			if r.recover >= time.Second {
+				recover = r.recover.Round(100 * time.Millisecond).String()
+			}
 		}
 		result := "ok"
 		switch {
