@@ -5,7 +5,7 @@
 // restart of the Temporal server) and print one row per scenario: submitted, completed, failed
 // with a reason, lost, wrong, orphans and the time to recover.
 //
-//	make chaos                 # every scenario in full (SNAKEPOOL_CHAOS=full), about 10 minutes
+//	make chaos                 # every scenario in full (SNAKEPOOL_CHAOS=full), 4 to 5 minutes
 //	go test ./chaos            # the reduced run that `make test` includes
 //
 // SNAKEPOOL_CHAOS_ONLY=python-kill,poison runs only the named scenarios. docs/reliability.md
