@@ -78,7 +78,7 @@ test: deps lint ## install what is missing, then run the Go tests (unit + integr
 replay-record: deps ## re-record the Pipeline histories of the current code (workflows/testdata/replay/), replayed by `make test`
 	go test -race -count=1 -tags replayrecord -run '^TestRecordReplayHistories$$' ./workflows/
 
-# The full chaos suite: every scenario with its full sizes (bounded: 15 minutes at most, 4 to 5
+# The full chaos suite: every scenario with its full sizes (bounded: 15 minutes at most, 4 to 5 minutes
 # on 2 cores); `make test` runs the reduced one. docs/reliability.md ("Chaos") explains the table.
 .PHONY: chaos
 chaos: deps ## run the chaos suite against a dev server and print one row per scenario
