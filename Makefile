@@ -86,10 +86,10 @@ proto: $(VENV)/.installed $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc ## rege
 lint: $(VENV)/.installed $(BENCH_VENV)/.installed ## gofmt, go vet, ruff, mypy
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	go vet ./...
-	$(VENV)/bin/ruff check python bench examples
-	$(VENV)/bin/ruff format --check python bench examples
+	$(VENV)/bin/ruff check python bench examples chaos
+	$(VENV)/bin/ruff format --check python bench examples chaos
 	cd python && $(VENV)/bin/mypy
-	cd python && $(VENV)/bin/mypy $(addprefix ../,$(shell git ls-files 'examples/*.py'))  # the examples, strict too
+	cd python && $(VENV)/bin/mypy $(addprefix ../,$(shell git ls-files 'examples/*.py' 'chaos/*.py'))  # the examples and the chaos adapter, strict too
 	cd bench && $(BENCH_PY) -m mypy
 
 .PHONY: test
@@ -107,6 +107,12 @@ test-min: $(VENV_MIN)/.installed ## pytest against the lowest supported grpcio a
 .PHONY: replay-record
 replay-record: deps ## re-record the Pipeline histories of the current code (workflows/testdata/replay/), replayed by `make test`
 	go test -race -count=1 -tags replayrecord -run '^TestRecordReplayHistories$$' ./workflows/
+
+# The full chaos suite: every scenario with its full sizes (bounded: 15 minutes at most, 4 to 5 minutes
+# on 2 cores); `make test` runs the reduced one. docs/reliability.md ("Chaos") explains the table.
+.PHONY: chaos
+chaos: deps ## run the chaos suite against a dev server and print one row per scenario
+	SNAKEPOOL_CHAOS=full go test -count=1 -timeout 15m -v -run '^TestChaos$$' ./chaos/
 
 .PHONY: bench
 bench: deps bench-deps ## run every benchmark and write docs/benchmarks.md (and the README's headline block)
