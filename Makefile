@@ -74,10 +74,11 @@ proto: $(VENV)/.installed $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc ## rege
 lint: $(VENV)/.installed ## gofmt, go vet, ruff, mypy
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	go vet ./...
-	$(VENV)/bin/ruff check python bench examples
-	$(VENV)/bin/ruff format --check python bench examples
+	$(VENV)/bin/ruff check python bench examples cmd
+	$(VENV)/bin/ruff format --check python bench examples cmd
 	cd python && $(VENV)/bin/mypy
 	cd python && $(VENV)/bin/mypy $(addprefix ../,$(shell git ls-files 'examples/*.py'))  # the examples, strict too
+	cd python && $(VENV)/bin/mypy $(addprefix ../,$(shell git ls-files 'cmd/*.py'))      # the CLI's probe and test adapters
 
 .PHONY: test
 test: deps lint ## install what is missing, then run the Go tests (unit + integration) and pytest (twice: newest and lowest grpcio/protobuf)
@@ -101,9 +102,10 @@ bench: deps ## run the benchmarks
 # --- demo -------------------------------------------------------------------------------------
 
 .PHONY: build
-build: ## build the worker and starter binaries into bin/
+build: ## build the worker, starter and snakepool (the adapter authors' CLI) binaries into bin/
 	go build -o $(BIN)/snakepool-worker ./cmd/worker
 	go build -o $(BIN)/snakepool-starter ./cmd/starter
+	go build -o $(BIN)/snakepool ./cmd/snakepool
 
 .PHONY: demo
 demo: deps build ## start a dev server and a worker, run a demo pipeline, print the result, stop everything
@@ -111,4 +113,4 @@ demo: deps build ## start a dev server and a worker, run a demo pipeline, print 
 
 .PHONY: clean
 clean: ## remove the build outputs (keeps bin/temporal and .venv)
-	rm -f $(BIN)/snakepool-worker $(BIN)/snakepool-starter
+	rm -f $(BIN)/snakepool-worker $(BIN)/snakepool-starter $(BIN)/snakepool
