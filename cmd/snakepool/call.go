@@ -21,7 +21,7 @@ func runCall(ctx context.Context, e *env, args []string) int {
 	var t targetFlags
 	var argsJSON, resumeJSON string
 	var timeout, cancelGrace time.Duration
-	var verbose bool
+	var verbose, fullHeartbeats bool
 	c := newCommand("call", "snakepool call ADAPTER TOOL [flags]\n       snakepool call [--config FILE] [--pool NAME] TOOL [flags]",
 		`Runs one tool through a real pool: the Go supervisor starts one Python process of the adapter
 (python -m snakepool.server, with the handshake, health checks, cancellation and error mapping of
@@ -44,6 +44,7 @@ by Ctrl-C.`, e.stderr,
 	c.flags.DurationVar(&timeout, "timeout", 0, "cancel the call after this `duration` (0: no limit)")
 	c.flags.DurationVar(&cancelGrace, "cancel-grace", 0, "how long a cancelled tool may take to return before its process is killed (default: the config's, else 10s)")
 	c.flags.BoolVar(&verbose, "v", false, "also show the pool's and the Python server's own log records")
+	c.flags.BoolVar(&fullHeartbeats, "full-heartbeats", false, fmt.Sprintf("print heartbeat details in full (default: their first %d characters)", heartbeatWidth))
 	positional, err := c.parse(args)
 	if err != nil {
 		return usageExit(err)
@@ -153,7 +154,7 @@ by Ctrl-C.`, e.stderr,
 		Resume: resume,
 		OnHeartbeat: func(h pools.Heartbeat) {
 			beats++
-			out.printf("heartbeat %d%s  %s  (%.2fs)\n", beats, progressText(h.Progress), detailsText(h.Details),
+			out.printf("heartbeat %d%s  %s  (%.2fs)\n", beats, progressText(h.Progress), detailsText(h.Details, fullHeartbeats),
 				time.Since(begin).Seconds())
 		},
 	})
@@ -214,11 +215,19 @@ func progressText(p float64) string {
 	return fmt.Sprintf(" %3.0f%%", p*100)
 }
 
-func detailsText(details json.RawMessage) string {
+// heartbeatWidth is how much of a heartbeat's details call prints without --full-heartbeats (a
+// checkpoint can hold a whole model).
+const heartbeatWidth = 160
+
+func detailsText(details json.RawMessage, full bool) string {
 	if len(details) == 0 {
 		return "(no details)"
 	}
-	return compactJSON(details)
+	text := compactJSON(details)
+	if full || len(text) <= heartbeatWidth {
+		return text
+	}
+	return fmt.Sprintf("%s... (%d bytes)", text[:heartbeatWidth], len(text))
 }
 
 func compactJSON(data json.RawMessage) string {

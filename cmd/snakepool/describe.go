@@ -92,12 +92,56 @@ func printTools(w io.Writer, d describedPool) {
 		header = fmt.Sprintf("pool %s: %s, task queue %s", d.Pool, d.Adapter, d.TaskQueue)
 	}
 	fmt.Fprintf(w, "%s (python %s)\n", header, d.Python)
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	var table bytes.Buffer
+	tw := tabwriter.NewWriter(&table, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "TOOL\tARGUMENTS\tDESCRIPTION")
 	for _, tool := range d.Tools {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", tool.Name, argumentsText(tool.InputSchema), tool.Description)
+		args := wrap(strings.Split(argumentsText(tool.InputSchema), ", "), ", ", columnWidth)
+		desc := wrap(strings.Fields(tool.Description), " ", columnWidth)
+		for i := 0; i < len(args) || i < len(desc); i++ {
+			name := ""
+			if i == 0 {
+				name = tool.Name
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", name, at(args, i), at(desc, i))
+		}
 	}
 	_ = tw.Flush()
+	for _, line := range strings.SplitAfter(table.String(), "\n") {
+		fmt.Fprint(w, strings.TrimRight(line, " \n")+strings.Repeat("\n", strings.Count(line, "\n")))
+	}
+}
+
+// columnWidth is where the table's arguments and descriptions wrap.
+const columnWidth = 56
+
+// wrap joins words with sep into lines of at most width characters (a longer word gets a line of
+// its own); every line but the last ends with sep's non-space part (the argument list's comma).
+func wrap(words []string, sep string, width int) []string {
+	var lines []string
+	line := ""
+	for _, w := range words {
+		switch {
+		case line == "":
+			line = w
+		case len(line)+len(sep)+len(w) <= width:
+			line += sep + w
+		default:
+			lines = append(lines, line+strings.TrimRight(sep, " "))
+			line = w
+		}
+	}
+	if line != "" {
+		lines = append(lines, line)
+	}
+	return lines
+}
+
+func at(lines []string, i int) string {
+	if i < len(lines) {
+		return lines[i]
+	}
+	return ""
 }
 
 // argumentsText renders an object schema's properties: "x: number, epochs: integer = 10".

@@ -22,7 +22,8 @@ func TestDescribeAnAdapter(t *testing.T) {
 		rows = append(rows, squeeze(line))
 	}
 	assert.Contains(t, rows, "square x: number Return x * x")
-	assert.Contains(t, rows, "progress steps: integer = 5, interval: number = 0 Heartbeat `steps` times with progress, sleeping `interval` seconds between them")
+	assert.Contains(t, rows, "progress steps: integer = 5, interval: number = 0 Heartbeat `steps` times with progress, sleeping")
+	assert.Contains(t, rows, "`interval` seconds between them", "a long description wraps")
 	assert.Contains(t, rows, "echo **kwargs Echo the arguments back")
 	assert.Contains(t, rows, "noop - Do nothing and return null (latency benchmarks)")
 }
@@ -62,6 +63,7 @@ func TestDescribeDoesNotRunSetup(t *testing.T) {
 	r := runCLI(t, "describe", "cli_adapters:BrokenSetup", "--dir", "testdata", "--python", python(t))
 	require.Equal(t, exitOK, r.code, "setup() raises, but describe only imports")
 	assert.Contains(t, squeeze(r.stdout), "noop - Nothing.")
+	assert.NotRegexp(t, ` \n`, r.stdout, "no trailing spaces")
 }
 
 func TestDescribeAnAdapterThatDoesNotImport(t *testing.T) {

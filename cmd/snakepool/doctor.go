@@ -278,15 +278,17 @@ func (d *doctor) checkInterpreter(python string, report *probeReport, probeErr e
 	for _, name := range names {
 		p := report.Packages[name]
 		_, spec := splitRequirement(p.Requirement)
+		shown := displaySpec(spec)
 		switch fits, err := satisfies(p.Version, spec); {
 		case p.Version == "":
 			ok = d.fail(fmt.Sprintf("%s is not installed (snakepool requires %s)", name, p.Requirement), requirementFix(python, p.Requirement)) && ok
 		case err != nil:
-			d.add(statusWarn, fmt.Sprintf("%s %s: cannot check against %s: %v", name, p.Version, spec, err), "", "")
+			d.add(statusWarn, fmt.Sprintf("%s %s: cannot check against %s: %v", name, p.Version, shown, err), "", "")
 		case !fits:
-			ok = d.fail(fmt.Sprintf("%s %s is outside the range snakepool declares (%s)", name, p.Version, spec), requirementFix(python, p.Requirement)) && ok
+			ok = d.fail(fmt.Sprintf("%s %s is outside the range snakepool declares (%s)", name, p.Version, shown),
+				requirementFix(python, name+shown)) && ok
 		default:
-			d.ok(fmt.Sprintf("%s %s (snakepool requires %s)", name, p.Version, spec))
+			d.ok(fmt.Sprintf("%s %s (snakepool requires %s)", name, p.Version, shown))
 		}
 	}
 	if report.Bridge != nil && !report.Bridge.OK {

@@ -31,9 +31,14 @@ func newCommand(name, usage, about string, stderr io.Writer, examples ...string)
 }
 
 func (c *command) printUsage(w io.Writer) {
-	fmt.Fprintf(w, "usage: %s\n\n%s\n\nflags:\n", c.usage, strings.TrimSpace(c.about))
-	c.flags.SetOutput(w)
-	c.flags.PrintDefaults()
+	fmt.Fprintf(w, "usage: %s\n\n%s\n", c.usage, strings.TrimSpace(c.about))
+	hasFlags := false
+	c.flags.VisitAll(func(*flag.Flag) { hasFlags = true })
+	if hasFlags {
+		fmt.Fprintln(w, "\nflags:")
+		c.flags.SetOutput(w)
+		c.flags.PrintDefaults()
+	}
 	if len(c.examples) > 0 {
 		fmt.Fprintln(w, "\nexamples:")
 		for _, e := range c.examples {

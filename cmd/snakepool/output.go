@@ -66,6 +66,8 @@ func (h *poolLog) Handle(_ context.Context, r slog.Record) error {
 	case stream == "stdout" || stream == "stderr":
 		h.out.printf("[%s] %s\n", stream, r.Message)
 		return nil
+	case !h.verbose && logger == "snakepool.server" && strings.HasPrefix(r.Message, "cannot start adapter"):
+		return nil // call prints the adapter's error with its traceback itself (printStartError)
 	case strings.HasPrefix(logger, "snakepool.tool"):
 		if r.Level < slog.LevelInfo && !h.verbose {
 			return nil

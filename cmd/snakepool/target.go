@@ -39,7 +39,7 @@ func (t *targetFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&t.python, "python", "", "the Python `interpreter` (default: the config's, else $VIRTUAL_ENV/bin/python, else python3)")
 	fs.StringVar(&t.dir, "dir", "", "the `directory` the Python processes run in, on their sys.path (default: the config's, else .)")
 	fs.StringVar(&t.profile, "profile", "", "the pool `profile`, process or thread (default: the config's, else process)")
-	fs.IntVar(&t.threads, "threads", 0, "calls per process in the thread `profile` (default: the config's, else 4)")
+	fs.IntVar(&t.threads, "threads", 0, "`N` calls at once per process in the thread profile (default: the config's, else 4)")
 	fs.Var(t.env, "env", "`KEY=VALUE` added to the Python processes' environment (repeatable)")
 }
 

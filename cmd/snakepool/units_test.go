@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -75,6 +76,11 @@ func TestSatisfies(t *testing.T) {
 	assert.Error(t, err)
 	_, err = satisfies("1.0", "1.0")
 	assert.Error(t, err, "a clause without an operator")
+}
+
+func TestDisplaySpec(t *testing.T) {
+	assert.Equal(t, ">=1.85.1,<2", displaySpec("<2,>=1.85.1"))
+	assert.Equal(t, ">=1,!=1.5,<2", displaySpec(">=1, !=1.5, <2"))
 }
 
 func TestSplitRequirement(t *testing.T) {
@@ -161,6 +167,10 @@ func TestPoolLogShowsWhatAnAuthorNeeds(t *testing.T) {
 		{"a tool's debug line", false, func(l *slog.Logger) { l.Debug("detail", "logger", "snakepool.tool.train") }, ""},
 		{"the server's info", false, func(l *slog.Logger) { l.Info("serving", "logger", "snakepool.server") }, ""},
 		{"the server's info, verbose", true, func(l *slog.Logger) { l.Info("serving", "logger", "snakepool.server") }, "[snakepool.server INFO] serving\n"},
+		{"the server's start failure (call prints it)", false, func(l *slog.Logger) {
+			l.Error("cannot start adapter x:Y: ModuleNotFoundError", "logger", "snakepool.server")
+		}, ""},
+		{"the server's warning", false, func(l *slog.Logger) { l.Warn("GIL enabled", "logger", "snakepool.server") }, "[snakepool.server WARN] GIL enabled\n"},
 		{"a pool warning", false, func(l *slog.Logger) { l.With("pool", "cli").Warn("worker crashed", "exit", 3) }, "[pool WARN] worker crashed exit=3\n"},
 		{"a pool info", false, func(l *slog.Logger) { l.Info("worker started") }, ""},
 		{"a pool info, verbose", true, func(l *slog.Logger) { l.With("pool", "cli").Info("worker started") }, "[pool INFO] worker started pool=cli\n"},
@@ -198,7 +208,7 @@ func TestCheckInterpreter(t *testing.T) {
 			"snakepool": {"installed": true, "version": "0.1.0", "file": "/v/snakepool/__init__.py", "protocol": 2,
 				"requires_python": ">=3.10", "requires": ["grpcio>=1.85.1,<2", "protobuf>=7.35.1,<8"]},
 			"packages": {"grpcio": {"requirement": "grpcio>=1.85.1,<2", "version": "1.85.3"},
-				"protobuf": {"requirement": "protobuf>=7.35.1,<8", "version": "7.36.2"}},
+				"protobuf": {"requirement": "protobuf<8,>=7.35.1", "version": "7.36.2"}},
 			"bridge": {"ok": true}}`), &r))
 		return &r
 	}
@@ -208,7 +218,8 @@ func TestCheckInterpreter(t *testing.T) {
 		ok     bool
 		want   []string
 	}{
-		{"healthy", func(*probeReport) {}, true, []string{"ok    grpcio 1.85.3 (snakepool requires >=1.85.1,<2)", "ok    the bridge code imports"}},
+		{"healthy", func(*probeReport) {}, true, []string{"ok    grpcio 1.85.3 (snakepool requires >=1.85.1,<2)",
+			"ok    protobuf 7.36.2 (snakepool requires >=7.35.1,<8)", "ok    the bridge code imports"}},
 		{"an old grpcio", func(r *probeReport) {
 			p := r.Packages["grpcio"]
 			p.Version = "1.60.0"
@@ -219,7 +230,7 @@ func TestCheckInterpreter(t *testing.T) {
 			p := r.Packages["protobuf"]
 			p.Version = ""
 			r.Packages["protobuf"] = p
-		}, false, []string{"FAIL  protobuf is not installed (snakepool requires protobuf>=7.35.1,<8)"}},
+		}, false, []string{"FAIL  protobuf is not installed (snakepool requires protobuf<8,>=7.35.1)"}},
 		{"an old Python", func(r *probeReport) { r.Python.Version = "3.9.18" }, false,
 			[]string{"FAIL  Python 3.9.18 is outside the range snakepool declares (>=3.10)"}},
 		{"the bridge does not import", func(r *probeReport) {
@@ -274,7 +285,9 @@ func TestEveryVerbHasHelp(t *testing.T) {
 			assert.Equal(t, exitOK, code)
 			help := s.stderr.String()
 			assert.Contains(t, help, "usage: snakepool "+name)
-			assert.Contains(t, help, "flags:")
+			if name != "version" {
+				assert.Contains(t, help, "flags:")
+			}
 			s = newSession(nil)
 			assert.Equal(t, exitOK, s.env.run([]string{"help", name}))
 			assert.Equal(t, help, s.stderr.String(), "snakepool help VERB is VERB --help")
@@ -294,4 +307,20 @@ func TestEveryVerbHasHelp(t *testing.T) {
 
 func temporalConfig(address, namespace string) worker.TemporalConfig {
 	return worker.TemporalConfig{Address: address, Namespace: namespace}
+}
+
+func TestHeartbeatDetailsAreShortenedUnlessFull(t *testing.T) {
+	assert.Equal(t, "(no details)", detailsText(nil, false))
+	assert.Equal(t, `{"epoch":1}`, detailsText(json.RawMessage(`{"epoch": 1}`), false))
+	long := json.RawMessage(`{"w":"` + strings.Repeat("x", 300) + `"}`)
+	short := detailsText(long, false)
+	assert.Equal(t, `{"w":"`+strings.Repeat("x", heartbeatWidth-6)+`... (308 bytes)`, short)
+	assert.Equal(t, string(long), detailsText(long, true))
+}
+
+func TestWrap(t *testing.T) {
+	assert.Equal(t, []string{"a: int, b: str,", "c: float"}, wrap([]string{"a: int", "b: str", "c: float"}, ", ", 15))
+	assert.Equal(t, []string{"one two", "three"}, wrap([]string{"one", "two", "three"}, " ", 8))
+	assert.Equal(t, []string{"unbreakable-word", "x"}, wrap([]string{"unbreakable-word", "x"}, " ", 5))
+	assert.Nil(t, wrap(nil, " ", 5))
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -153,4 +154,14 @@ func splitRequirement(req string) (name, spec string) {
 		return strings.TrimSpace(req), ""
 	}
 	return m[1], strings.Trim(strings.TrimSpace(m[2]), "()")
+}
+
+// displaySpec writes a specifier lower bounds first (">=1.85.1,<2"), whatever order the package
+// metadata lists its clauses in.
+func displaySpec(spec string) string {
+	clauses := strings.Split(strings.ReplaceAll(spec, " ", ""), ",")
+	sort.SliceStable(clauses, func(i, j int) bool {
+		return strings.HasPrefix(clauses[i], ">") && !strings.HasPrefix(clauses[j], ">")
+	})
+	return strings.Join(clauses, ",")
 }
