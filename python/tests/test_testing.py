@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -292,6 +293,26 @@ def test_an_adapter_that_cannot_load_fails_the_start_with_its_traceback() -> Non
     assert "sp_testing_adapters_missing" in raised.value.message
     assert "Traceback" in raised.value.traceback
     assert env.returncode == 1
+
+
+def test_an_interpreter_that_is_not_there() -> None:
+    env = WorkerEnvironment(ADAPTER, python="/nonexistent/bin/python")
+    with pytest.raises(WorkerStartError) as raised:
+        env.start()
+    assert raised.value.type == "InterpreterNotFound"
+    assert "/nonexistent/bin/python" in raised.value.message
+    assert env.stop() is None, "nothing was started"
+
+
+def test_a_worker_that_exits_before_its_handshake(tmp_path: Path) -> None:
+    fake = tmp_path / "python"
+    fake.write_text("#!/bin/sh\necho 'no server here' >&2\nexit 4\n")
+    fake.chmod(0o755)
+    with pytest.raises(WorkerStartError) as raised:
+        WorkerEnvironment(ADAPTER, python=fake).start()
+    assert raised.value.type == "WorkerExited"
+    assert "exited with status 4 before its handshake" in raised.value.message
+    assert "no server here" in raised.value.output
 
 
 def test_the_thread_profile_refuses_an_adapter_not_declared_thread_safe() -> None:

@@ -64,7 +64,8 @@ class WorkerStartError(Exception):
 
     Attributes:
         type: The Python exception type reported by the worker's handshake (``"ModuleNotFoundError"``),
-            or ``"WorkerExited"`` / ``"HandshakeTimeout"`` when there was no handshake.
+            or, without one, ``"InterpreterNotFound"``, ``"WorkerExited"``, ``"HandshakeTimeout"``,
+            ``"BadHandshake"`` or ``"ProtocolMismatch"``.
         message: What went wrong.
         traceback: The worker's traceback, possibly empty.
         output: What the process wrote on stdout and stderr.
@@ -273,10 +274,12 @@ class WorkerEnvironment(Recorder):
                 pass_fds=(handshake_w, log_w),
                 start_new_session=True,  # its own process group, killed as a whole by stop()
             )
-        except BaseException:
+        except BaseException as exc:
             for fd in (handshake_r, handshake_w, log_r, log_w):
                 os.close(fd)
             shutil.rmtree(workdir, ignore_errors=True)
+            if isinstance(exc, OSError):
+                raise WorkerStartError("InterpreterNotFound", f"cannot run {self.python}: {exc}") from exc
             raise
         os.close(handshake_w)
         os.close(log_w)
@@ -329,7 +332,12 @@ class WorkerEnvironment(Recorder):
                 f"worker of {self.adapter} ({self.python}) exited with status {status} before its handshake",
                 output=self._output_after_exit(),
             )
-        line: dict[str, Any] = json.loads(data)
+        try:
+            line: dict[str, Any] = json.loads(data)
+        except ValueError:
+            raise WorkerStartError(
+                "BadHandshake", f"the worker's handshake is not JSON: {data[:200]!r}", output=self.output
+            ) from None
         error = line.get("error")
         if error:
             self._wait_exited(_CRASH_WAIT)
