@@ -1,15 +1,19 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
 
 	"github.com/snakepool/snakepool/internal/examplestest"
 	"github.com/snakepool/snakepool/internal/testenv"
@@ -133,6 +137,7 @@ func TestDoctorTemporal(t *testing.T) {
 	cfg, err := worker.LoadConfig(config)
 	require.NoError(t, err)
 	workertest.StartWorker(t, cfg)
+	waitForPollers(t, srv.Client(t), "snakepool", "snakepool.p")
 	r = runCLI(t, "doctor", "--config", config, "--json")
 	require.Equal(t, exitOK, r.code)
 	var report struct {
@@ -161,4 +166,28 @@ func closedPort(t *testing.T) string {
 	addr := l.Addr().String()
 	require.NoError(t, l.Close())
 	return addr
+}
+
+// waitForPollers waits until Temporal lists a poller on the workflow task queue workflowQueue and
+// on the activity task queue of each pool queue: a worker that has started polls a moment later,
+// and there is no event to wait for but the server's state.
+func waitForPollers(t *testing.T, c client.Client, workflowQueue string, activityQueues ...string) {
+	t.Helper()
+	has := func(queue string, kind enumspb.TaskQueueType) bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		resp, err := c.DescribeTaskQueue(ctx, queue, kind)
+		return err == nil && len(resp.GetPollers()) > 0
+	}
+	require.Eventually(t, func() bool {
+		if !has(workflowQueue, enumspb.TASK_QUEUE_TYPE_WORKFLOW) {
+			return false
+		}
+		for _, q := range activityQueues {
+			if !has(q, enumspb.TASK_QUEUE_TYPE_ACTIVITY) {
+				return false
+			}
+		}
+		return true
+	}, time.Minute, 100*time.Millisecond, "pollers on %s and %v", workflowQueue, activityQueues)
 }

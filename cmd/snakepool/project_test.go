@@ -112,6 +112,7 @@ func TestANewProjectEndToEnd(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, venvPython, strings.Split(string(cmdline), "\x00")[0], "served from the project's virtualenv")
 		}
+		waitForPollers(t, srv.Client(t), workflows.TaskQueue, "snakepool.my_project")
 		out, code = doctor()
 		assert.Equal(t, exitOK, code, out)
 		assert.Contains(t, out, "all 11 checks passed")
