@@ -86,10 +86,11 @@ proto: $(VENV)/.installed $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc ## rege
 lint: $(VENV)/.installed $(BENCH_VENV)/.installed ## gofmt, go vet, ruff, mypy
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	go vet ./...
-	$(VENV)/bin/ruff check python bench examples chaos
-	$(VENV)/bin/ruff format --check python bench examples chaos
+	$(VENV)/bin/ruff check python bench examples chaos cmd
+	$(VENV)/bin/ruff format --check python bench examples chaos cmd
 	cd python && $(VENV)/bin/mypy
 	cd python && $(VENV)/bin/mypy $(addprefix ../,$(shell git ls-files 'examples/*.py' 'chaos/*.py'))  # the examples and the chaos adapter, strict too
+	cd python && $(VENV)/bin/mypy $(addprefix ../,$(shell git ls-files 'cmd/*.py'))      # the CLI's probe and test adapters
 	cd bench && $(BENCH_PY) -m mypy
 
 .PHONY: test
@@ -125,9 +126,10 @@ bench-smoke: deps bench-deps ## the bench harness with tiny sizes into a temp di
 # --- demo -------------------------------------------------------------------------------------
 
 .PHONY: build
-build: ## build the worker and starter binaries into bin/
+build: ## build the worker, starter and snakepool (the adapter authors' CLI) binaries into bin/
 	go build -o $(BIN)/snakepool-worker ./cmd/worker
 	go build -o $(BIN)/snakepool-starter ./cmd/starter
+	go build -o $(BIN)/snakepool ./cmd/snakepool
 
 .PHONY: demo
 demo: deps build ## start a dev server and a worker, run a demo pipeline, print the result, stop everything
@@ -135,4 +137,4 @@ demo: deps build ## start a dev server and a worker, run a demo pipeline, print 
 
 .PHONY: clean
 clean: ## remove the build outputs (keeps bin/temporal and .venv)
-	rm -f $(BIN)/snakepool-worker $(BIN)/snakepool-starter
+	rm -f $(BIN)/snakepool-worker $(BIN)/snakepool-starter $(BIN)/snakepool
