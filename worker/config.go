@@ -234,6 +234,9 @@ func LoadConfig(path string) (Config, error) {
 // ParseConfig is LoadConfig on YAML text whose relative paths are relative to baseDir
 // (the current directory when empty).
 func ParseConfig(data []byte, baseDir string) (Config, error) {
+	if err := checkUTF8(data); err != nil {
+		return Config{}, err
+	}
 	var cfg Config
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
@@ -241,7 +244,7 @@ func ParseConfig(data []byte, baseDir string) (Config, error) {
 		if errors.Is(err, io.EOF) {
 			return Config{}, errors.New("the file is empty")
 		}
-		return Config{}, err
+		return Config{}, explainTypeError(data, err)
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
