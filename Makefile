@@ -69,10 +69,20 @@ lint: $(VENV)/.installed ## gofmt, go vet, ruff, mypy
 	cd python && $(VENV)/bin/mypy $(addprefix ../,$(shell git ls-files 'examples/*.py'))  # the examples, strict too
 
 .PHONY: test
-test: deps lint ## install what is missing, then run the Go tests (unit + integration) and pytest
+test: deps lint ## install what is missing, then run the Go tests (unit + integration), a short fuzz run and pytest
 	go test $(GO_TEST_FLAGS) ./...
+	$(MAKE) --no-print-directory fuzz-smoke
 	cd python && $(PY) -m pytest -q
 	cd python && SNAKEPOOL_SERVER=grpcio $(PY) -m pytest -q  # the fallback server: the same suite
+
+# The fuzz targets of the parsers of bad input (docs/reliability.md#bad-input). `go test` runs their
+# seed corpora (testdata/fuzz/) as tests; this runs each target for FUZZ_TIME besides. A failing
+# input is written to the package's testdata/fuzz/<target>/: commit it with the fix.
+FUZZ_TIME ?= 10s
+.PHONY: fuzz-smoke
+fuzz-smoke: ## fuzz the Pipeline spec and config parsers for FUZZ_TIME (10s) each
+	go test -run='^$$' -fuzz='^FuzzParseSpec$$' -fuzztime=$(FUZZ_TIME) ./workflows
+	go test -run='^$$' -fuzz='^FuzzLoadConfig$$' -fuzztime=$(FUZZ_TIME) ./worker
 
 .PHONY: replay-record
 replay-record: deps ## re-record the Pipeline histories of the current code (workflows/testdata/replay/), replayed by `make test`

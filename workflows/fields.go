@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // The JSON types that checkFields expects of each field.
@@ -151,7 +154,7 @@ func (c fieldChecker) object(obj map[string]any, prefix string, fields []field, 
 			for i, f := range fields {
 				names[i] = f.name
 			}
-			return bad(join(prefix, k), "unknown field (known: "+strings.Join(names, ", ")+")")
+			return bad(join(prefix, fieldName(k)), "unknown field (known: "+strings.Join(names, ", ")+")")
 		}
 	}
 	for _, f := range fields {
@@ -247,6 +250,15 @@ func (c fieldChecker) value(v any, path string, typ jsonType, step stepRef, bad 
 	return nil
 }
 
+// fieldName shows a key that is not a plain field name (empty, with white space or punctuation)
+// quoted and cut to 40 bytes, so that it reads as a name in a path such as `steps[0]."a b"`.
+func fieldName(key string) string {
+	if key != "" && strings.IndexFunc(key, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '_' && r != '$' }) < 0 && len(key) <= 40 {
+		return key
+	}
+	return strconv.Quote(truncate(key, 40))
+}
+
 func join(prefix, name string) string {
 	if prefix == "" {
 		return name
@@ -274,9 +286,13 @@ func describeJSON(v any) string {
 	}
 }
 
+// truncate cuts s to at most n bytes and "...", at a rune boundary.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n] + "..."
 }

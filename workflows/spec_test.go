@@ -103,6 +103,8 @@ func TestParseSpec(t *testing.T) {
 		{"steps not a list", `{"steps":{"pool":"m"}}`, `invalid pipeline: steps: must be a list of steps (objects), not an object`},
 		{"step not an object", `{"steps":["square"]}`, `invalid pipeline: step 0: steps[0]: must be a step (an object), not a string ("square")`},
 		{"retry attempts not an integer", `{"steps":[{"pool":"m","tool":"t","retry":{"maximum_attempts":"3"}}]}`, `steps[0].retry.maximum_attempts: must be an integer, not a string ("3")`},
+		{"empty key", `{"steps":[{"pool":"m","tool":"t","":1}]}`, `invalid pipeline: step 0: steps[0]."": unknown field (known: name, pool, tool`},
+		{"key with a space", `{"steps":[{"pool":"m","tool":"t","heartbeat timeout":"1s"}]}`, `invalid pipeline: step 0: steps[0]."heartbeat timeout": unknown field`},
 		{"unknown default", `{"defaults":{"timeout":"1m"},"steps":[{"pool":"m","tool":"t"}]}`, `invalid pipeline: defaults.timeout: unknown field`},
 
 		// References.
