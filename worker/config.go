@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -212,6 +213,9 @@ const (
 
 var poolNamePattern = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
 
+// maxWorkerMemoryMB is the largest max_worker_memory_mb whose bytes fit in an int64.
+const maxWorkerMemoryMB = math.MaxInt64 >> 20
+
 // LoadConfig reads a YAML config file strictly (an unknown field is an error naming it and its
 // line), resolves its relative paths against the file's directory, applies the defaults and
 // validates it. Errors start with the file name.
@@ -340,8 +344,8 @@ func (c Config) Validate() error {
 			return bad("task_queue %q is also the task queue of %s", p.TaskQueue, other)
 		}
 		queues[p.TaskQueue] = field
-		if p.MaxWorkerMemoryMB < 0 {
-			return bad("max_worker_memory_mb must be >= 0, got %d", p.MaxWorkerMemoryMB)
+		if p.MaxWorkerMemoryMB < 0 || p.MaxWorkerMemoryMB > maxWorkerMemoryMB {
+			return bad("max_worker_memory_mb must be from 0 to %d, got %d", maxWorkerMemoryMB, p.MaxWorkerMemoryMB)
 		}
 		if p.HeartbeatInterval < 0 {
 			return bad("heartbeat_interval must be >= 0, got %s", p.HeartbeatInterval)

@@ -26,8 +26,8 @@ var configErrorStarts = []string{"line ", "yaml: ", "the file is empty", "more t
 //   - an error starts with "config <file>: ", then with the line or the setting it is about, and
 //     is UTF-8;
 //   - a config that loads validates, has its defaults applied (applying them again changes
-//     nothing), has absolute paths (python with a slash, dir), and its YAML encoding loads back to
-//     the same encoding.
+//     nothing), has absolute paths (python with a slash, dir), a memory limit whose bytes do not
+//     overflow, and its YAML encoding loads back to the same encoding.
 //
 // Run it with `go test -run='^$' -fuzz=FuzzLoadConfig ./worker` (`make fuzz-smoke` runs it 10s).
 func FuzzLoadConfig(f *testing.F) {
@@ -67,6 +67,9 @@ func FuzzLoadConfig(f *testing.F) {
 		for i, p := range cfg.Pools {
 			if !filepath.IsAbs(p.Dir) || (strings.Contains(p.Python, "/") && !filepath.IsAbs(p.Python)) {
 				t.Fatalf("pools[%d] has a relative path: dir %q, python %q", i, p.Dir, p.Python)
+			}
+			if p.Options().MaxWorkerMemory>>20 != p.MaxWorkerMemoryMB {
+				t.Fatalf("pools[%d]: max_worker_memory_mb %d overflows to %d bytes", i, p.MaxWorkerMemoryMB, p.Options().MaxWorkerMemory)
 			}
 		}
 		encoded, err := yaml.Marshal(cfg)

@@ -188,6 +188,11 @@ func TestParseConfigErrors(t *testing.T) {
 			`pools[0] ("a"): heartbeat_interval must be >= 0, got -1s`,
 		},
 		{
+			"memory limit whose bytes overflow",
+			"pools:\n  - name: a\n    size: 1\n    adapter: a:B\n    max_worker_memory_mb: 17592186044416\n",
+			`line 2: pools[0] ("a"): max_worker_memory_mb must be from 0 to 8796093022207, got 17592186044416`,
+		},
+		{
 			"pool option checked by the pools package",
 			"pools:\n  - name: a\n    size: 1\n    adapter: a:B\n    recycle_jitter: 1.5\n",
 			`line 2: pools[0] ("a"): recycle_jitter must be in [0, 1), got 1.5`,
