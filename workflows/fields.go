@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
+	"math/big"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,6 +22,7 @@ const (
 	jsonNumber
 	jsonInteger
 	jsonPositiveInteger // at least 1
+	jsonInt32           // an integer that fits in 32 bits
 	jsonObject
 	jsonStringList
 	jsonStepList
@@ -40,6 +43,8 @@ func (t jsonType) String() string {
 		return "an integer"
 	case jsonPositiveInteger:
 		return "an integer of at least 1"
+	case jsonInt32:
+		return "an integer"
 	case jsonObject, jsonOptionsObject, jsonRetryObject, jsonMapObject, jsonWaitObject:
 		return "an object"
 	case jsonBool:
@@ -70,7 +75,7 @@ var (
 		{"initial_interval", jsonString},
 		{"backoff_coefficient", jsonNumber},
 		{"maximum_interval", jsonString},
-		{"maximum_attempts", jsonInteger},
+		{"maximum_attempts", jsonInt32},
 		{"non_retryable_error_types", jsonStringList},
 	}
 	mapFields = []field{
@@ -180,23 +185,37 @@ func (c fieldChecker) value(v any, path string, typ jsonType, step stepRef, bad 
 			return wrong()
 		}
 	case jsonNumber:
-		if _, ok := v.(json.Number); !ok {
+		n, ok := v.(json.Number)
+		if !ok {
 			return wrong()
+		}
+		if _, err := n.Float64(); err != nil {
+			return bad(path, "must be a number of at most "+strconv.FormatFloat(math.MaxFloat64, 'g', -1, 64)+", not "+n.String())
 		}
 	case jsonBool:
 		if _, ok := v.(bool); !ok {
 			return wrong()
 		}
-	case jsonInteger, jsonPositiveInteger:
+	case jsonInteger, jsonPositiveInteger, jsonInt32:
 		n, ok := v.(json.Number)
 		if !ok {
 			return wrong()
 		}
+		lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
+		if typ == jsonInt32 {
+			lo, hi = math.MinInt32, math.MaxInt32
+		}
 		i, err := n.Int64()
-		if err != nil {
+		if _, isInteger := new(big.Int).SetString(n.String(), 10); err != nil && !isInteger {
 			return bad(path, "must be an integer, not "+n.String())
 		}
-		if typ == jsonPositiveInteger && i < 1 {
+		negative := strings.HasPrefix(n.String(), "-")
+		switch {
+		case (err != nil && negative) || i < lo:
+			return bad(path, fmt.Sprintf("must be at least %d, not %s", lo, n))
+		case err != nil || i > hi:
+			return bad(path, fmt.Sprintf("must be at most %d, not %s", hi, n))
+		case typ == jsonPositiveInteger && i < 1:
 			return bad(path, "must be at least 1, not "+n.String())
 		}
 	case jsonStringList:

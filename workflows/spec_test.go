@@ -105,6 +105,9 @@ func TestParseSpec(t *testing.T) {
 		{"retry attempts not an integer", `{"steps":[{"pool":"m","tool":"t","retry":{"maximum_attempts":"3"}}]}`, `steps[0].retry.maximum_attempts: must be an integer, not a string ("3")`},
 		{"empty key", `{"steps":[{"pool":"m","tool":"t","":1}]}`, `invalid pipeline: step 0: steps[0]."": unknown field (known: name, pool, tool`},
 		{"key with a space", `{"steps":[{"pool":"m","tool":"t","heartbeat timeout":"1s"}]}`, `invalid pipeline: step 0: steps[0]."heartbeat timeout": unknown field`},
+		{"attempts beyond 32 bits", `{"steps":[{"pool":"m","tool":"t","retry":{"maximum_attempts":4294967297}}]}`, `steps[0].retry.maximum_attempts: must be at most 2147483647, not 4294967297`},
+		{"integer beyond 64 bits", `{"steps":[{"pool":"m","tool":"t","map":{"over":[1],"as":"x","offset":-99999999999999999999}}]}`, `steps[0].map.offset: must be at least -9223372036854775808, not -99999999999999999999`},
+		{"number beyond float64", `{"steps":[{"pool":"m","tool":"t","retry":{"backoff_coefficient":1e400}}]}`, `steps[0].retry.backoff_coefficient: must be a number of at most 1.7976931348623157e+308, not 1e400`},
 		{"unknown default", `{"defaults":{"timeout":"1m"},"steps":[{"pool":"m","tool":"t"}]}`, `invalid pipeline: defaults.timeout: unknown field`},
 
 		// References.
