@@ -219,7 +219,7 @@ func TestLoadConfigNamesTheFile(t *testing.T) {
 
 	_, err = worker.LoadConfig(filepath.Join(dir, "missing.yaml"))
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "missing.yaml")
+	assert.Equal(t, "config: open "+filepath.Join(dir, "missing.yaml")+": no such file or directory", err.Error())
 }
 
 // The example config must stay valid, and its python must be the repository's .venv.

@@ -362,10 +362,13 @@ func (s *PipelineSpec) UnmarshalJSON(data []byte) error {
 	}
 	type plain PipelineSpec // no methods: no recursion
 	var p plain
-	checkErr := checkFields(data)
+	checkErr := checkFields(data, false)
 	if err := json.Unmarshal(data, &p); err != nil && checkErr == nil {
-		// checkFields knows every field and type; this is a safety net.
-		checkErr = &SpecError{Field: "(spec)", Step: -1, Problem: err.Error()}
+		// checkFields knows every field and type: the value that failed is one of a key given
+		// twice, or the internals of "continued" (set by the workflow).
+		if checkErr = checkFields(data, true); checkErr == nil {
+			checkErr = &SpecError{Field: "(spec)", Step: -1, Problem: err.Error()}
+		}
 	}
 	*s = PipelineSpec(p)
 	s.decodeErr = checkErr

@@ -108,6 +108,8 @@ func TestParseSpec(t *testing.T) {
 		{"attempts beyond 32 bits", `{"steps":[{"pool":"m","tool":"t","retry":{"maximum_attempts":4294967297}}]}`, `steps[0].retry.maximum_attempts: must be at most 2147483647, not 4294967297`},
 		{"integer beyond 64 bits", `{"steps":[{"pool":"m","tool":"t","map":{"over":[1],"as":"x","offset":-99999999999999999999}}]}`, `steps[0].map.offset: must be at least -9223372036854775808, not -99999999999999999999`},
 		{"number beyond float64", `{"steps":[{"pool":"m","tool":"t","retry":{"backoff_coefficient":1e400}}]}`, `steps[0].retry.backoff_coefficient: must be a number of at most 1.7976931348623157e+308, not 1e400`},
+		{"key given twice, the first of the wrong type", `{"steps":[{"pool":"m","tool":"t","map":"","map":{"over":[1],"as":"x"}}]}`, `invalid pipeline: step 0: steps[0].map: given twice (the keys of an object must be unique)`},
+		{"key given twice, both fine", `{"steps":[{"pool":"m","tool":"t","tool":"u"}]}`, ""},
 		{"unknown default", `{"defaults":{"timeout":"1m"},"steps":[{"pool":"m","tool":"t"}]}`, `invalid pipeline: defaults.timeout: unknown field`},
 
 		// References.

@@ -160,7 +160,7 @@ pools:
 			name:        "step of a pool no worker serves",
 			send:        pipeline(`{"steps": [{"pool": "mtah", "tool": "square", "args": {"x": 2}}]}`),
 			wantType:    workflows.ErrTypeNoWorker,
-			wantMessage: `pool "mtah"`,
+			wantMessage: `step #0 square (tool "square" on pool "mtah"): no worker serves pool "mtah": no worker has polled task queue "snakepool.mtah"`,
 		},
 		{
 			name:        "step of a tool the pool does not have",
