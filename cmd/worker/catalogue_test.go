@@ -13,7 +13,7 @@ import (
 	"github.com/snakepool/snakepool/internal/testenv"
 )
 
-// codeSpan is a Markdown code span: `text` or ``text with `backticks` ``.
+// codeSpan is a Markdown code span: `text` or “text with `backticks` “.
 var codeSpan = regexp.MustCompile("(`+)(.+?)(`+)")
 
 // TestBadInputCatalogue keeps docs/reliability.md#bad-input true: it lists at least 20 kinds of bad
