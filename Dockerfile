@@ -6,7 +6,7 @@
 #
 #   /app/.venv/bin/python            the interpreter of the pools
 #   /app/examples/snakepool.yaml     the default config
-#   /usr/local/bin/snakepool-worker  the entrypoint
+#   /usr/local/bin/snakepool-worker  the worker, started by tini (PID 1)
 #   /usr/local/bin/snakepool-starter
 #
 # Build:  docker build -t snakepool .        (docker-compose.yml does this for you)
@@ -30,6 +30,14 @@ RUN CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o /out/snakepool-worker .
 FROM python:${PYTHON_VERSION}-slim
 ARG PYTHON_EXTRAS=""
 ENV PYTHONDONTWRITEBYTECODE=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+# tini (Debian's package) is PID 1: it reaps every zombie re-parented to it, and forwards SIGTERM
+# and SIGINT to the worker only, which then stops its Python processes itself. The worker also
+# adopts and reaps its own tools' orphans (a child subreaper), so tini only ever sees the orphans
+# of processes that are not the worker's, such as those of a `docker exec` session, which the
+# worker must not take for its tools' (docs/reliability.md).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends tini \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY python/ /app/python/
 RUN python -m venv /app/.venv \
@@ -40,6 +48,6 @@ COPY --from=build /out/ /usr/local/bin/
 # Run unprivileged; the pools put their Unix sockets under $TMPDIR (/tmp).
 RUN useradd --system --no-create-home --shell /usr/sbin/nologin snakepool
 USER snakepool
-ENTRYPOINT ["snakepool-worker"]
+ENTRYPOINT ["/usr/bin/tini", "--", "snakepool-worker"]
 # Temporal is reached at temporal:7233 (the compose service); override with your own flags.
 CMD ["--config", "/app/examples/snakepool.yaml", "--temporal-address", "temporal:7233"]

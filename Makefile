@@ -8,8 +8,15 @@ ROOT        := $(abspath .)
 BIN         := $(ROOT)/bin
 VENV        := $(ROOT)/.venv
 PY          := $(VENV)/bin/python
+BENCH_VENV  := $(ROOT)/.venv-bench
+BENCH_PY    := $(BENCH_VENV)/bin/python
 SYSTEM_PY   ?= python3
 TEMPORAL    := $(BIN)/temporal
+# A second venv with the lowest grpcio and protobuf that python/pyproject.toml supports.
+VENV_MIN    := $(ROOT)/.venv-min
+PY_MIN      := $(VENV_MIN)/bin/python
+GRPCIO_MIN   := 1.85.1
+PROTOBUF_MIN := 7.35.1
 
 TEMPORAL_CLI_VERSION      := v1.5.1
 PROTOC_GEN_GO_VERSION     := v1.36.12
@@ -38,8 +45,24 @@ $(VENV)/.installed: python/pyproject.toml
 	$(PY) -m pip install --quiet -e 'python[dev,examples]'
 	@touch $@
 
+$(VENV_MIN)/.installed: python/pyproject.toml Makefile
+	@test -x $(PY_MIN) || $(SYSTEM_PY) -m venv $(VENV_MIN)
+	$(PY_MIN) -m pip install --quiet --upgrade pip
+	$(PY_MIN) -m pip install --quiet -e 'python[test,examples]' 'grpcio==$(GRPCIO_MIN)' 'protobuf==$(PROTOBUF_MIN)'
+	@touch $@
+
 .PHONY: deps
 deps: $(TEMPORAL) $(VENV)/.installed ## install the Temporal CLI and the Python package (idempotent)
+
+# The benchmark harness's own tools (temporalio, matplotlib) stay out of the product's .venv.
+$(BENCH_VENV)/.installed: bench/requirements.txt
+	@test -x $(BENCH_PY) || $(SYSTEM_PY) -m venv $(BENCH_VENV)
+	$(BENCH_PY) -m pip install --quiet --upgrade pip
+	$(BENCH_PY) -m pip install --quiet -r bench/requirements.txt
+	@touch $@
+
+.PHONY: bench-deps
+bench-deps: $(BENCH_VENV)/.installed ## install the benchmark harness's tools into .venv-bench (idempotent)
 
 # --- code generation --------------------------------------------------------------------------
 
@@ -60,20 +83,27 @@ proto: $(VENV)/.installed $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc ## rege
 # --- checks -----------------------------------------------------------------------------------
 
 .PHONY: lint
-lint: $(VENV)/.installed ## gofmt, go vet, ruff, mypy
+lint: $(VENV)/.installed $(BENCH_VENV)/.installed ## gofmt, go vet, ruff, mypy
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	go vet ./...
-	$(VENV)/bin/ruff check python bench examples
-	$(VENV)/bin/ruff format --check python bench examples
+	$(VENV)/bin/ruff check python bench examples chaos
+	$(VENV)/bin/ruff format --check python bench examples chaos
 	cd python && $(VENV)/bin/mypy
-	cd python && $(VENV)/bin/mypy $(addprefix ../,$(shell git ls-files 'examples/*.py'))  # the examples, strict too
+	cd python && $(VENV)/bin/mypy $(addprefix ../,$(shell git ls-files 'examples/*.py' 'chaos/*.py'))  # the examples and the chaos adapter, strict too
+	cd bench && $(BENCH_PY) -m mypy
 
 .PHONY: test
-test: deps lint ## install what is missing, then run the Go tests (unit + integration), a short fuzz run and pytest
+test: deps bench-deps lint ## install what is missing, then Go tests (unit + integration), a short fuzz run, pytest (newest and lowest grpcio/protobuf), the bench smoke run
 	go test $(GO_TEST_FLAGS) ./...
 	$(MAKE) --no-print-directory fuzz-smoke
 	cd python && $(PY) -m pytest -q
-	cd python && SNAKEPOOL_SERVER=grpcio $(PY) -m pytest -q  # the fallback server: the same suite
+	$(MAKE) --no-print-directory test-min
+	cd bench && $(BENCH_PY) -m pytest -q  # the harness: unit tests and a seconds-long smoke run of make bench
+
+.PHONY: test-min
+test-min: $(VENV_MIN)/.installed ## pytest against the lowest supported grpcio and protobuf (.venv-min/)
+	cd python && $(PY_MIN) -c 'import grpc, google.protobuf as p; print("grpcio", grpc.__version__, "protobuf", p.__version__)'
+	cd python && $(PY_MIN) -m pytest -q
 
 # The fuzz targets of the parsers of bad input (docs/reliability.md#bad-input). `go test` runs their
 # seed corpora (testdata/fuzz/) as tests; this runs each target for FUZZ_TIME besides. A failing
@@ -88,9 +118,19 @@ fuzz-smoke: ## fuzz the Pipeline spec and config parsers for FUZZ_TIME (10s) eac
 replay-record: deps ## re-record the Pipeline histories of the current code (workflows/testdata/replay/), replayed by `make test`
 	go test -race -count=1 -tags replayrecord -run '^TestRecordReplayHistories$$' ./workflows/
 
+# The full chaos suite: every scenario with its full sizes (bounded: 15 minutes at most, 4 to 5 minutes
+# on 2 cores); `make test` runs the reduced one. docs/reliability.md ("Chaos") explains the table.
+.PHONY: chaos
+chaos: deps ## run the chaos suite against a dev server and print one row per scenario
+	SNAKEPOOL_CHAOS=full go test -count=1 -timeout 15m -v -run '^TestChaos$$' ./chaos/
+
 .PHONY: bench
-bench: deps ## run the benchmarks
-	bench/pools.sh 4s
+bench: deps bench-deps ## run every benchmark and write docs/benchmarks.md (and the README's headline block)
+	$(BENCH_PY) bench/run.py
+
+.PHONY: bench-smoke
+bench-smoke: deps bench-deps ## the bench harness with tiny sizes into a temp dir (seconds; its figures mean nothing)
+	cd bench && $(BENCH_PY) -m pytest -q tests/test_smoke.py
 
 # --- demo -------------------------------------------------------------------------------------
 

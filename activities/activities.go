@@ -14,7 +14,10 @@
 // reach the tool, and how a worker that died is detected through the activity's HeartbeatTimeout.
 // On a retry it passes the last heartbeat details of the previous attempt to the tool as
 // ctx.resume. It maps Python errors to Temporal ApplicationErrors (see Error), and refuses
-// arguments and results larger than Options.MaxPayloadBytes. A dynamic activity answers calls of
+// arguments, results and heartbeat details larger than Options.MaxPayloadBytes. An activity whose
+// attempts keep crashing their Python worker (a poison input) fails without retrying after
+// Options.MaxCrashedAttempts; a tool that stops heartbeating for Options.ProgressTimeout (alive but
+// stuck) has its attempt failed and its call cancelled. A dynamic activity answers calls of
 // tools the pool does not have with a non-retryable ToolNotFound error that names the tool,
 // instead of Temporal's generic retryable "unable to find activityType".
 package activities
@@ -23,6 +26,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -67,6 +71,9 @@ const (
 	DefaultHeartbeatInterval = 10 * time.Second
 	// minHeartbeatInterval bounds the automatic heartbeat's period from below.
 	minHeartbeatInterval = 10 * time.Millisecond
+	// DefaultMaxCrashedAttempts is how many attempts of one activity may crash their Python worker
+	// before it fails without retrying.
+	DefaultMaxCrashedAttempts = 3
 )
 
 // Options configures the activities of a pool. A zero field takes the default its comment names.
@@ -82,6 +89,24 @@ type Options struct {
 	// (The Temporal SDK then throttles what reaches the server.) Default: DefaultHeartbeatInterval
 	// (10s).
 	HeartbeatInterval time.Duration
+	// MaxCrashedAttempts is how many attempts of one activity may end with a crash of their
+	// Python worker (a segfault, the OOM killer, os._exit, missed health checks): the attempt that
+	// reaches it fails with a non-retryable WorkerCrashed error naming the signal or exit code and
+	// the count, whatever the retry policy says, so that a poison input does not crash workers
+	// without end. The count travels in the heartbeat details, so it holds across machines.
+	// Default: DefaultMaxCrashedAttempts (3). Negative: no limit.
+	MaxCrashedAttempts int
+	// ProgressTimeout fails an attempt whose tool has not called ctx.heartbeat for this long since
+	// the call started or its last heartbeat (the automatic heartbeats do not count): its call is
+	// cancelled in Python (with the pool's cancel grace) and the attempt fails with a retryable
+	// ProgressTimeout error naming the tool and the timeout. It catches a tool that is alive but
+	// stuck, which the activity's HeartbeatTimeout does not, since the worker heartbeats by itself.
+	// Default: 0, off.
+	ProgressTimeout time.Duration
+	// ToolProgressTimeouts overrides ProgressTimeout for the tools it names; a negative value
+	// turns it off for that tool. Every name must be a tool of the pool (see CheckOptions).
+	// Default: none.
+	ToolProgressTimeouts map[string]time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -91,7 +116,42 @@ func (o Options) withDefaults() Options {
 	if o.HeartbeatInterval <= 0 {
 		o.HeartbeatInterval = DefaultHeartbeatInterval
 	}
+	if o.MaxCrashedAttempts == 0 {
+		o.MaxCrashedAttempts = DefaultMaxCrashedAttempts
+	}
 	return o
+}
+
+// progressTimeout is the progress timeout of tool (0: none).
+func (o Options) progressTimeout(tool string) time.Duration {
+	d := o.ProgressTimeout
+	if t, ok := o.ToolProgressTimeouts[tool]; ok {
+		d = t
+	}
+	return max(d, 0)
+}
+
+// CheckOptions reports options that do not fit pool: a per-tool setting that names a tool the
+// pool does not have.
+func CheckOptions(pool Pool, opts Options) error {
+	have := map[string]bool{}
+	names := make([]string, 0, len(pool.Tools()))
+	for _, t := range pool.Tools() {
+		have[t.Name] = true
+		names = append(names, t.Name)
+	}
+	slices.Sort(names)
+	var unknown []string
+	for name := range opts.ToolProgressTimeouts {
+		if !have[name] {
+			unknown = append(unknown, name)
+		}
+	}
+	if len(unknown) > 0 {
+		slices.Sort(unknown)
+		return fmt.Errorf("pool %q: tools.%s: no such tool (its tools: %s)", pool.Name(), strings.Join(unknown, ", tools."), strings.Join(names, ", "))
+	}
+	return nil
 }
 
 // Register registers one activity per tool of pool under the tool's name, and a dynamic activity
@@ -111,6 +171,7 @@ func Register(r Registry, pool Pool, opts Options) []string {
 // Tool returns the activity that runs tool on runner; pool names the pool in errors.
 func Tool(runner Runner, pool, tool string, opts Options) Func {
 	opts = opts.withDefaults()
+	progressTimeout := opts.progressTimeout(tool)
 	return func(ctx context.Context, args json.RawMessage) (json.RawMessage, error) {
 		if bytes.Equal(bytes.TrimSpace(args), []byte("null")) {
 			args = nil // a null argument is no arguments, as a call without one
@@ -119,9 +180,11 @@ func Tool(runner Runner, pool, tool string, opts Options) Func {
 			return nil, err
 		}
 		info := activity.GetInfo(ctx)
-		resume, previous := previousHeartbeat(ctx)
-		hb := startHeartbeats(ctx, heartbeatInterval(info.HeartbeatTimeout, opts.HeartbeatInterval), previous,
+		prev := previousHeartbeat(ctx)
+		hb := startHeartbeats(ctx, heartbeatInterval(info.HeartbeatTimeout, opts.HeartbeatInterval), prev,
 			func(values ...any) { activity.RecordHeartbeat(ctx, values...) })
+		guard := newCallGuard(ctx, pool, tool, progressTimeout, opts.MaxPayloadBytes)
+		defer guard.stop()
 		call := pools.Call{
 			Tool: tool,
 			Args: args,
@@ -134,12 +197,24 @@ func Tool(runner Runner, pool, tool string, opts Options) Func {
 				TaskQueue:    info.TaskQueue,
 				Namespace:    info.WorkflowNamespace,
 			},
-			OnHeartbeat: hb.record,
-			Resume:      resume,
+			OnHeartbeat: func(b pools.Heartbeat) {
+				if guard.heartbeat(b) {
+					hb.record(b)
+				}
+			},
+			Resume: prev.resume,
 		}
-		result, err := runner.Call(ctx, call)
+		result, err := runner.Call(guard.ctx, call)
 		hb.stop()
 		if err != nil {
+			if gerr := guard.err(); gerr != nil && ctx.Err() == nil {
+				return nil, gerr
+			}
+			var crashed *pools.WorkerCrashedError
+			if errors.As(err, &crashed) && ctx.Err() == nil {
+				book := hb.recordCrash(crashDescription(crashed))
+				return nil, crashedError(pool, tool, crashed, book, opts.MaxCrashedAttempts)
+			}
 			return nil, Error(ctx, pool, tool, err)
 		}
 		if err := checkSize(pool, tool, "the result is", len(result), opts.MaxPayloadBytes); err != nil {
@@ -169,46 +244,6 @@ func checkSize(pool, tool, what string, size, limit int) error {
 }
 
 func mib(n int) string { return fmt.Sprintf("%.2f MiB", float64(n)/(1<<20)) }
-
-// heartbeatDetails are the details recorded for a tool's heartbeat: its JSON details (null when
-// it never gave any), then its progress when it gave one. The Web UI shows both; the next
-// attempt reads the first back as ctx.resume.
-func heartbeatDetails(details json.RawMessage, progress float64) []any {
-	if len(details) == 0 {
-		details = json.RawMessage("null")
-	}
-	if progress < 0 {
-		return []any{details}
-	}
-	return []any{details, progress}
-}
-
-// previousHeartbeat returns the JSON details of the previous attempt's last heartbeat (nil when
-// there are none, or they are null) for ctx.resume, and that heartbeat's values, to be re-sent
-// until the tool heartbeats, so that a second failure does not lose them.
-func previousHeartbeat(ctx context.Context) (json.RawMessage, []any) {
-	if !activity.HasHeartbeatDetails(ctx) {
-		return nil, nil
-	}
-	var first, second converter.RawValue
-	if err := activity.GetHeartbeatDetails(ctx, &first, &second); err != nil || first.Payload() == nil {
-		activity.GetLogger(ctx).Warn("Ignoring unreadable heartbeat details of the previous attempt", "error", err)
-		return nil, nil
-	}
-	values := []any{first}
-	if second.Payload() != nil {
-		values = append(values, second)
-	}
-	var details json.RawMessage
-	if err := converter.GetDefaultDataConverter().FromPayload(first.Payload(), &details); err != nil {
-		activity.GetLogger(ctx).Warn("The previous attempt's heartbeat details are not JSON; the tool gets no ctx.resume", "error", err)
-		return nil, values
-	}
-	if strings.TrimSpace(string(details)) == "null" {
-		return nil, values
-	}
-	return details, values
-}
 
 // unknownTool is the dynamic activity of a pool: every activity type that is not one of its tools.
 func unknownTool(pool string, tools []string) func(context.Context, converter.EncodedValues) (json.RawMessage, error) {

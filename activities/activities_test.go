@@ -161,7 +161,7 @@ func TestToolErrorMapping(t *testing.T) {
 			name:        "worker crashed",
 			err:         &pools.WorkerCrashedError{Pool: "math", WorkerID: "w1", PID: 42, ExitCode: -1, Signal: "killed", StderrTail: "oom"},
 			wantType:    activities.ErrTypeWorkerCrashed,
-			wantMessage: `pool "math": python worker w1 (pid 42) crashed: signal killed`,
+			wantMessage: `pool "math": python worker w1 (pid 42) crashed: signal killed (crashed attempts of this activity: 1 of at most 3)`,
 			wantDetails: "oom",
 		},
 		{

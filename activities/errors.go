@@ -12,12 +12,16 @@ import (
 
 // Error types of the ApplicationErrors that Error returns besides Python exception class names.
 const (
-	// ErrTypeWorkerCrashed: the Python process died during the call. Retryable.
+	// ErrTypeWorkerCrashed: the Python process died during the call. Retryable, until
+	// Options.MaxCrashedAttempts attempts of the activity crashed: then non-retryable.
 	ErrTypeWorkerCrashed = "WorkerCrashed"
+	// ErrTypeProgressTimeout: the tool did not heartbeat within Options.ProgressTimeout; its call
+	// was cancelled. Retryable.
+	ErrTypeProgressTimeout = "ProgressTimeout"
 	// ErrTypePoolClosed: the pool is stopping (the worker shuts down). Retryable, on another worker.
 	ErrTypePoolClosed = "PoolClosed"
-	// ErrTypePayloadTooLarge: the call's arguments or its result are larger than
-	// Options.MaxPayloadBytes. Non-retryable.
+	// ErrTypePayloadTooLarge: the call's arguments, its result or its heartbeat details are
+	// larger than Options.MaxPayloadBytes. Non-retryable.
 	ErrTypePayloadTooLarge = "PayloadTooLarge"
 	// ErrTypeToolNotFound: a call of a tool the pool does not have. Non-retryable. It is also the
 	// type the Python bridge uses for the same error.

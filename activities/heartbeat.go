@@ -1,13 +1,134 @@
 package activities
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"sync"
 	"time"
 
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
+
 	"github.com/snakepool/snakepool/pools"
 )
+
+// The heartbeat details of a tool's activity (contract C5) are, in order:
+//
+//  1. the tool's JSON details (null when it never gave any): what the next attempt's ctx.resume
+//     gets;
+//  2. the tool's progress in [0, 1], when it gave one;
+//  3. snakepool's own bookkeeping, {"snakepool": {...}} (see bookkeeping), when there is any:
+//     one trailing value, so that the tool's details keep their place.
+//
+// The Web UI shows them all; the SDK flushes the last recorded ones to the server before it
+// reports a failed attempt, and the server hands them to the next attempt.
+
+// bookkeepingKey is the only key of the trailing bookkeeping value.
+const bookkeepingKey = "snakepool"
+
+// bookkeeping is snakepool's own state of an activity across its attempts.
+type bookkeeping struct {
+	// CrashedAttempts counts the attempts that ended because their Python worker crashed (see
+	// Options.MaxCrashedAttempts).
+	CrashedAttempts int `json:"crashed_attempts,omitempty"`
+	// LastCrash says how the last of them ended, e.g. "signal segmentation fault (SIGSEGV)".
+	LastCrash string `json:"last_crash,omitempty"`
+}
+
+func (b bookkeeping) isZero() bool { return b == bookkeeping{} }
+
+// trailer is the heartbeat value that carries the bookkeeping.
+type trailer struct {
+	Snakepool bookkeeping `json:"snakepool"`
+}
+
+// previous is what an attempt reads of the previous attempt's last heartbeat.
+type previous struct {
+	// resume is the tool's JSON details for ctx.resume; nil when there are none, or null.
+	resume json.RawMessage
+	// values are the tool's heartbeat values (details, progress), re-sent until the tool
+	// heartbeats, so that a second failure does not lose them; nil when there are none.
+	values []any
+	// book is the bookkeeping.
+	book bookkeeping
+}
+
+// previousHeartbeat reads the previous attempt's last heartbeat details.
+func previousHeartbeat(ctx context.Context) previous {
+	if !activity.HasHeartbeatDetails(ctx) {
+		return previous{}
+	}
+	var raws [3]converter.RawValue
+	if err := activity.GetHeartbeatDetails(ctx, &raws[0], &raws[1], &raws[2]); err != nil || raws[0].Payload() == nil {
+		activity.GetLogger(ctx).Warn("Ignoring unreadable heartbeat details of the previous attempt", "error", err)
+		return previous{}
+	}
+	n := 1
+	for n < len(raws) && raws[n].Payload() != nil {
+		n++
+	}
+	prev, err := parsePrevious(raws[:n])
+	if err != nil {
+		activity.GetLogger(ctx).Warn("The previous attempt's heartbeat details are not JSON; the tool gets no ctx.resume", "error", err)
+	}
+	return prev
+}
+
+// parsePrevious splits heartbeat values (at least one) into the tool's values, its resume
+// details and the bookkeeping trailer. An error says the tool's details are not JSON (they are
+// still re-sent, but are no ctx.resume).
+func parsePrevious(raws []converter.RawValue) (previous, error) {
+	var prev previous
+	n := len(raws)
+	if n > 1 {
+		if book, ok := decodeTrailer(raws[n-1]); ok {
+			prev.book = book
+			n--
+		}
+	}
+	for _, raw := range raws[:n] {
+		prev.values = append(prev.values, raw)
+	}
+	var details json.RawMessage
+	if err := converter.GetDefaultDataConverter().FromPayload(raws[0].Payload(), &details); err != nil {
+		return prev, err
+	}
+	if string(bytes.TrimSpace(details)) != "null" {
+		prev.resume = details
+	}
+	return prev, nil
+}
+
+// decodeTrailer reads a heartbeat value as the bookkeeping trailer: a JSON object whose only key
+// is "snakepool".
+func decodeTrailer(raw converter.RawValue) (bookkeeping, bool) {
+	var obj map[string]json.RawMessage
+	if err := converter.GetDefaultDataConverter().FromPayload(raw.Payload(), &obj); err != nil || len(obj) != 1 {
+		return bookkeeping{}, false
+	}
+	inner, ok := obj[bookkeepingKey]
+	if !ok {
+		return bookkeeping{}, false
+	}
+	var book bookkeeping
+	if err := json.Unmarshal(inner, &book); err != nil {
+		return bookkeeping{}, false
+	}
+	return book, true
+}
+
+// heartbeatDetails are the tool's part of a heartbeat: its JSON details (null when it never gave
+// any), then its progress when it gave one.
+func heartbeatDetails(details json.RawMessage, progress float64) []any {
+	if len(details) == 0 {
+		details = json.RawMessage("null")
+	}
+	if progress < 0 {
+		return []any{details}
+	}
+	return []any{details, progress}
+}
 
 // heartbeater records the heartbeats of one running call with activity.RecordHeartbeat, from a
 // goroutine of its own so that a slow heartbeat RPC never holds up the call's event loop: the
@@ -20,9 +141,11 @@ type heartbeater struct {
 	send func(values ...any) // activity.RecordHeartbeat
 
 	mu sync.Mutex
-	// values are what the next heartbeat records: the tool's latest, or the previous attempt's
+	// values are the tool's part of the next heartbeat: its latest, or the previous attempt's
 	// until the tool heartbeats, or nothing.
 	values []any
+	// book is the bookkeeping, sent as the trailing value when it is not zero.
+	book bookkeeping
 	// details are the last non-empty details the tool gave: a heartbeat without details (a
 	// progress report) keeps them, so that it does not wipe a checkpoint.
 	details json.RawMessage
@@ -32,14 +155,15 @@ type heartbeater struct {
 	stopped chan struct{} // closed when the goroutine has returned
 }
 
-// startHeartbeats starts the heartbeats of a call, recorded with send; previous are the previous
-// attempt's heartbeat values, re-sent until the tool heartbeats (nil: none). Nothing is sent once
-// ctx is done.
-func startHeartbeats(ctx context.Context, interval time.Duration, previous []any, send func(values ...any)) *heartbeater {
+// startHeartbeats starts the heartbeats of a call, recorded with send; prev holds the previous
+// attempt's heartbeat values, re-sent until the tool heartbeats (nil: none), and the bookkeeping,
+// always sent. Nothing is sent once ctx is done.
+func startHeartbeats(ctx context.Context, interval time.Duration, prev previous, send func(values ...any)) *heartbeater {
 	h := &heartbeater{
 		ctx:     ctx,
 		send:    send,
-		values:  previous,
+		values:  prev.values,
+		book:    prev.book,
 		fresh:   make(chan struct{}, 1),
 		done:    make(chan struct{}),
 		stopped: make(chan struct{}),
@@ -96,7 +220,32 @@ func (h *heartbeater) run(interval time.Duration) {
 
 func (h *heartbeater) beat() {
 	h.mu.Lock()
-	values := h.values
+	values := h.valuesLocked()
 	h.mu.Unlock()
 	h.send(values...)
+}
+
+// valuesLocked are the values of the next heartbeat: the tool's, then the bookkeeping trailer.
+// Under h.mu.
+func (h *heartbeater) valuesLocked() []any {
+	if h.book.isZero() {
+		return h.values
+	}
+	values := append([]any(nil), h.values...)
+	if len(values) == 0 {
+		values = append(values, json.RawMessage("null"))
+	}
+	return append(values, trailer{Snakepool: h.book})
+}
+
+// recordCrash counts a crashed attempt in the bookkeeping and records it at once, so that the
+// next attempt, on any machine, reads the count. Call it after stop. It returns the bookkeeping.
+func (h *heartbeater) recordCrash(how string) bookkeeping {
+	h.mu.Lock()
+	h.book.CrashedAttempts++
+	h.book.LastCrash = how
+	book, values := h.book, h.valuesLocked()
+	h.mu.Unlock()
+	h.send(values...)
+	return book
 }

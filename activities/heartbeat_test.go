@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/snakepool/snakepool/pools"
 )
@@ -70,6 +71,8 @@ func TestHeartbeater(t *testing.T) {
 		name string
 		// previous are the previous attempt's heartbeat values (nil: first attempt).
 		previous []any
+		// book is the previous attempt's bookkeeping.
+		book bookkeeping
 		// beats are the tool's own heartbeats.
 		beats []pools.Heartbeat
 		// want is what the automatic heartbeats that follow record, as a JSON array.
@@ -105,11 +108,23 @@ func TestHeartbeater(t *testing.T) {
 			name: "a tool that never heartbeats gets heartbeats without values",
 			want: `null`,
 		},
+		{
+			name:     "the bookkeeping trails the tool's values",
+			previous: []any{json.RawMessage(`{"epoch":4}`), 0.4},
+			book:     bookkeeping{CrashedAttempts: 1, LastCrash: "signal killed"},
+			beats:    []pools.Heartbeat{{Details: json.RawMessage(`{"epoch":5}`), Progress: 0.5}},
+			want:     `[{"epoch":5},0.5,{"snakepool":{"crashed_attempts":1,"last_crash":"signal killed"}}]`,
+		},
+		{
+			name: "the bookkeeping of a tool that never heartbeats follows a null",
+			book: bookkeeping{CrashedAttempts: 2, LastCrash: "exit code 7"},
+			want: `[null,{"snakepool":{"crashed_attempts":2,"last_crash":"exit code 7"}}]`,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newSink()
-			h := startHeartbeats(context.Background(), 10*time.Millisecond, tt.previous, s.send)
+			h := startHeartbeats(context.Background(), 10*time.Millisecond, previous{values: tt.previous, book: tt.book}, s.send)
 			for _, hb := range tt.beats {
 				h.record(hb)
 			}
@@ -128,7 +143,7 @@ func TestHeartbeater(t *testing.T) {
 // heartbeat's period has not come.
 func TestHeartbeaterFlushesTheLastHeartbeat(t *testing.T) {
 	s := newSink()
-	h := startHeartbeats(context.Background(), time.Hour, nil, s.send)
+	h := startHeartbeats(context.Background(), time.Hour, previous{}, s.send)
 	h.record(pools.Heartbeat{Details: json.RawMessage(`{"epoch":7}`), Progress: -1})
 	h.stop()
 	beats := s.all()
@@ -141,7 +156,7 @@ func TestHeartbeaterFlushesTheLastHeartbeat(t *testing.T) {
 func TestHeartbeaterStopsWhenTheContextEnds(t *testing.T) {
 	s := newSink()
 	ctx, cancel := context.WithCancel(context.Background())
-	h := startHeartbeats(ctx, time.Millisecond, nil, s.send)
+	h := startHeartbeats(ctx, time.Millisecond, previous{}, s.send)
 	s.waitFor(t, 1)
 	cancel()
 	n := len(s.all())
@@ -150,6 +165,77 @@ func TestHeartbeaterStopsWhenTheContextEnds(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	h.stop()
 	assert.LessOrEqual(t, len(s.all()), n+1, "at most the heartbeat under way when ctx ended")
+}
+
+// A crashed attempt is counted in the bookkeeping and recorded at once, after the tool's last
+// details.
+func TestHeartbeaterRecordsCrashes(t *testing.T) {
+	s := newSink()
+	h := startHeartbeats(context.Background(), time.Hour, previous{book: bookkeeping{CrashedAttempts: 1, LastCrash: "signal killed"}}, s.send)
+	h.record(pools.Heartbeat{Details: json.RawMessage(`{"epoch":7}`), Progress: -1})
+	h.stop()
+	book := h.recordCrash("signal segmentation fault (SIGSEGV)")
+	assert.Equal(t, bookkeeping{CrashedAttempts: 2, LastCrash: "signal segmentation fault (SIGSEGV)"}, book)
+	beats := s.all()
+	require.NotEmpty(t, beats)
+	assert.JSONEq(t, `[{"epoch":7},{"snakepool":{"crashed_attempts":2,"last_crash":"signal segmentation fault (SIGSEGV)"}}]`,
+		asJSON(t, beats[len(beats)-1]))
+}
+
+// The previous attempt's heartbeat values split into the tool's values (re-sent), its resume
+// details and snakepool's trailing bookkeeping; a tool object that merely looks similar is not
+// taken for the bookkeeping.
+func TestParsePrevious(t *testing.T) {
+	tests := []struct {
+		name       string
+		values     []any
+		wantResume string // "" for none
+		wantValues int
+		wantBook   bookkeeping
+	}{
+		{"details only", []any{json.RawMessage(`{"epoch":2}`)}, `{"epoch":2}`, 1, bookkeeping{}},
+		{"details and progress", []any{json.RawMessage(`{"epoch":2}`), 0.2}, `{"epoch":2}`, 2, bookkeeping{}},
+		{"null details", []any{json.RawMessage(`null`)}, "", 1, bookkeeping{}},
+		{
+			"details, progress and bookkeeping",
+			[]any{json.RawMessage(`{"epoch":2}`), 0.2, json.RawMessage(`{"snakepool":{"crashed_attempts":2,"last_crash":"signal killed"}}`)},
+			`{"epoch":2}`, 2, bookkeeping{CrashedAttempts: 2, LastCrash: "signal killed"},
+		},
+		{
+			"bookkeeping after null details",
+			[]any{json.RawMessage(`null`), json.RawMessage(`{"snakepool":{"crashed_attempts":1}}`)},
+			"", 1, bookkeeping{CrashedAttempts: 1},
+		},
+		{
+			"a first value is the tool's even if it looks like bookkeeping",
+			[]any{json.RawMessage(`{"snakepool":{"crashed_attempts":5}}`)},
+			`{"snakepool":{"crashed_attempts":5}}`, 1, bookkeeping{},
+		},
+		{
+			"an object with other keys is not bookkeeping",
+			[]any{json.RawMessage(`null`), json.RawMessage(`{"snakepool":{},"other":1}`)},
+			"", 2, bookkeeping{},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			raws := make([]converter.RawValue, len(tt.values))
+			for i, v := range tt.values {
+				p, err := converter.GetDefaultDataConverter().ToPayload(v)
+				require.NoError(t, err)
+				raws[i] = converter.NewRawValue(p)
+			}
+			prev, err := parsePrevious(raws)
+			require.NoError(t, err)
+			if tt.wantResume == "" {
+				assert.Empty(t, prev.resume)
+			} else {
+				assert.JSONEq(t, tt.wantResume, string(prev.resume))
+			}
+			assert.Len(t, prev.values, tt.wantValues)
+			assert.Equal(t, tt.wantBook, prev.book)
+		})
+	}
 }
 
 func TestHeartbeatInterval(t *testing.T) {

@@ -10,17 +10,27 @@ from __future__ import annotations
 import sys
 import time
 
-from snakepool._server import Dispatcher, _Session
+from snakepool._dispatch import Call, Dispatcher
 from snakepool.bridge.v1 import bridge_pb2 as pb
 from snakepool.examples.showcase import ShowcaseAdapter
+
+
+class _SerialisingSink:
+    """Builds and serialises each event as the gRPC transport does, and drops it."""
+
+    def heartbeat(self, call: Call, heartbeat: pb.Heartbeat) -> None:
+        pb.SessionEvent(call_id=call.call_id, heartbeat=heartbeat).SerializeToString()
+
+    def finish(
+        self, call_id: str, result: pb.Result | None, error: pb.Error | None
+    ) -> None:
+        pb.SessionEvent(call_id=call_id, result=result, error=error).SerializeToString()
 
 
 def main() -> None:
     calls = int(sys.argv[1]) if len(sys.argv) > 1 else 50_000
     dispatcher = Dispatcher(ShowcaseAdapter(), "showcase", "process", 1, tool_threads=0)
-    sink = _Session(
-        lambda event: event.SerializeToString() if event is not None else None
-    )
+    sink = _SerialisingSink()
     message = pb.SessionRequest(
         start=pb.ExecuteRequest(
             call_id="c", tool="noop", args_json=b"{}", info=pb.CallInfo()
@@ -29,7 +39,6 @@ def main() -> None:
     begin = time.perf_counter()
     for _ in range(calls):
         request = pb.SessionRequest.FromString(message)
-        sink.started += 1
         call = dispatcher.admit(request.start, sink)
         assert call is not None
         dispatcher.run(call)

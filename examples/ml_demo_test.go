@@ -45,7 +45,7 @@ func TestSweepResumesAfterTheWorkerIsKilled(t *testing.T) {
 
 	first := examplestest.Start(t, "", nil, bin, args...)
 	first.WaitLog(t, worker.ReadyMessage, 2*time.Minute)
-	pythons := examplestest.Children(t, first.Cmd.Process.Pid)
+	pythons := examplestest.PythonChildren(t, first.Cmd.Process.Pid)
 	require.Len(t, pythons, 2, "the ml pool's two Python processes")
 
 	data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "examples", "pipelines", "sweep-resume.json"))

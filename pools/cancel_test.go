@@ -102,8 +102,8 @@ func TestCancelIgnoredThread(t *testing.T) {
 
 // TestBusyProcessWorkerAnswers: a process-profile tool that holds the GIL and sends no heartbeats
 // keeps the Python tool thread from reading its socket, yet its worker's health checks are
-// answered and the cancel message on its session reaches it (the loop server's pump thread serves
-// the socket while a call runs).
+// answered and the cancel message on its session reaches it (grpc.server's threads read the socket
+// while the tool thread is busy).
 func TestBusyProcessWorkerAnswers(t *testing.T) {
 	scope := tally.NewTestScope("", nil)
 	opts := testOptions(t, testAdap, 1)
@@ -122,8 +122,8 @@ func TestBusyProcessWorkerAnswers(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	// The tool's one heartbeat pumps the socket itself, which would deliver a cancel sent at once:
-	// send it once the tool is spinning (nothing in Python marks that moment).
+	// Send the cancel once the tool is spinning, holding the GIL (nothing in Python marks that
+	// moment), so that it must reach the tool while the tool thread never yields.
 	_, err = p.Call(ctx, Call{Tool: "spin", Args: json.RawMessage(`{"seconds": 60}`),
 		OnHeartbeat: func(Heartbeat) { time.AfterFunc(300*time.Millisecond, cancel) }})
 	require.ErrorIs(t, err, context.Canceled)

@@ -11,9 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
 	bridgev1 "github.com/snakepool/snakepool/proto/snakepool/bridge/v1"
 )
 
@@ -35,7 +32,7 @@ func newCallID() string {
 // its exit code.
 const exitWait = 2 * time.Second
 
-// execute runs call on w, which has a slot taken for it, over w's Session stream.
+// execute runs call on w, which has a slot taken for it, over w's call channel.
 func (p *Pool) execute(ctx context.Context, w *worker, call Call) (json.RawMessage, error) {
 	return p.executeSession(ctx, w, w.session, newRequest(newCallID(), call), call, time.Now())
 }
@@ -66,8 +63,8 @@ func heartbeat(hb *bridgev1.Heartbeat) Heartbeat {
 	return Heartbeat{Details: hb.GetDetailsJson(), Progress: hb.GetProgress()}
 }
 
-// executeSession runs a call over w's Session stream. The caller's goroutine waits for the
-// call's events, ctx and the cancel grace at once, and runs OnHeartbeat in order.
+// executeSession runs a call over w's call channel. The caller's goroutine waits for the call's
+// events, ctx and the cancel grace at once, and runs OnHeartbeat in order.
 func (p *Pool) executeSession(ctx context.Context, w *worker, s *session, req *bridgev1.ExecuteRequest, call Call, begin time.Time) (json.RawMessage, error) {
 	callID := req.GetCallId()
 	mb, err := s.start(req)
@@ -181,17 +178,15 @@ func (p *Pool) cancelledError(ctx context.Context, callID, tool, how string) err
 	return fmt.Errorf("pools: pool %q: call %s (%s) cancelled (%s): %w", p.opts.Name, callID, tool, how, ctx.Err())
 }
 
-// streamError turns the failure of a call's stream into the call's error: a *WorkerCrashedError
-// when the process died, an error wrapping ErrPoolClosed when Stop ended it.
+// streamError turns the failure of a call's channel into the call's error: a *WorkerCrashedError
+// when the process died, an error wrapping ErrPoolClosed when Stop ended it. The channel ends
+// when the process exits, so it waits a moment for the exit to be seen.
 func (p *Pool) streamError(w *worker, callID, tool string, err error) error {
-	code := status.Code(err)
-	if code == codes.Unavailable || code == codes.Canceled || code == codes.Internal || w.ctx.Err() != nil {
-		t := time.NewTimer(exitWait)
-		defer t.Stop()
-		select {
-		case <-w.exited:
-		case <-t.C:
-		}
+	t := time.NewTimer(exitWait)
+	defer t.Stop()
+	select {
+	case <-w.exited:
+	case <-t.C:
 	}
 	select {
 	case <-w.exited:

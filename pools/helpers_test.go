@@ -1,6 +1,7 @@
 package pools
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -9,6 +10,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -24,10 +26,24 @@ import (
 	"github.com/snakepool/snakepool/internal/testenv"
 )
 
+// adoptEnv, set to 1, makes the test binary call AdoptOrphans before its tests: TestOrphansAdopted
+// runs TestOrphans in such a child process, which starts no other children.
+const adoptEnv = "SNAKEPOOL_POOLS_TEST_ADOPT"
+
 func TestMain(m *testing.M) {
 	if os.Getenv(helperEnv) != "" {
 		// The helper process of TestSIGKILLOfGoProcessKillsPython: its goroutines outlive it.
 		os.Exit(m.Run())
+	}
+	if os.Getenv(adoptEnv) == "1" {
+		// The adopting child process of TestOrphansAdopted.
+		undo, err := AdoptOrphans()
+		if err != nil {
+			panic(err)
+		}
+		code := m.Run()
+		undo()
+		os.Exit(code)
 	}
 	goleak.VerifyTestMain(m)
 }
@@ -245,4 +261,81 @@ func fmtPIDs(pids []int) string {
 		s[i] = strconv.Itoa(p)
 	}
 	return strings.Join(s, " ")
+}
+
+// helperProcess is the test binary re-executed to run one helper "test" (which does its work
+// when env is set, prints lines and waits to be killed).
+type helperProcess struct {
+	cmd   *exec.Cmd
+	lines chan string
+}
+
+// startHelperProcess runs the test named test as a helper process with env ("KEY=VALUE") added.
+// It is killed when the test ends.
+func startHelperProcess(t testing.TB, test, env string) *helperProcess {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$", "-test.count=1")
+	cmd.Env = append(os.Environ(), env)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	h := &helperProcess{cmd: cmd, lines: make(chan string)}
+	go func() {
+		defer close(h.lines)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			h.lines <- sc.Text()
+		}
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		for range h.lines {
+		}
+	})
+	return h
+}
+
+// waitLines waits (for up to within) until the helper has printed a line starting with each
+// prefix (e.g. "PIDS "), and returns the rest of each line by prefix. A line starting with
+// "ERROR" fails the test.
+func (h *helperProcess) waitLines(t testing.TB, within time.Duration, prefixes ...string) map[string]string {
+	t.Helper()
+	got := map[string]string{}
+	timeout := time.After(within)
+	for len(got) < len(prefixes) {
+		select {
+		case line, ok := <-h.lines:
+			require.True(t, ok, "the helper exited before printing %v", prefixes)
+			require.False(t, strings.HasPrefix(line, "ERROR"), line)
+			for _, prefix := range prefixes {
+				if rest, ok := strings.CutPrefix(line, prefix); ok {
+					got[prefix] = rest
+				}
+			}
+		case <-timeout:
+			t.Fatalf("the helper did not print %v within %s", prefixes, within)
+		}
+	}
+	return got
+}
+
+// sigkill kills the helper with SIGKILL and waits for it.
+func (h *helperProcess) sigkill(t testing.TB) {
+	t.Helper()
+	require.NoError(t, h.cmd.Process.Signal(syscall.SIGKILL))
+	_ = h.cmd.Wait()
+}
+
+// parsePIDs parses space-separated pids.
+func parsePIDs(t testing.TB, s string) []int {
+	t.Helper()
+	var pids []int
+	for _, f := range strings.Fields(s) {
+		pid, err := strconv.Atoi(f)
+		require.NoError(t, err)
+		pids = append(pids, pid)
+	}
+	return pids
 }

@@ -54,12 +54,6 @@ var threadEnvVars = []string{
 	"VECLIB_MAXIMUM_THREADS",
 }
 
-// grpcExperiments is the default GRPC_EXPERIMENTS of the Python processes. Disabling grpcio's
-// EventEngine listener halves the thread wake-ups per call on the Session stream: side by side on
-// 2 cores, 1.4-1.5x the no-op throughput and 0.65-0.9x the p50 latency (bench/pools.sh,
-// docs/performance.md). A GRPC_EXPERIMENTS inherited from this process or set in Options.Env wins.
-const grpcExperiments = "-event_engine_listener"
-
 // Options configures a pool. Every zero field takes the default its comment names; Validate
 // reports the first bad field by name.
 type Options struct {
@@ -80,8 +74,7 @@ type Options struct {
 	// Env is added to the environment of the Python processes (which inherit this process's
 	// environment). It overrides the thread-count defaults (OPENBLAS_NUM_THREADS, MKL_NUM_THREADS,
 	// OMP_NUM_THREADS, NUMEXPR_NUM_THREADS, VECLIB_MAXIMUM_THREADS: 1 in the process profile,
-	// ThreadsPerWorker in the thread profile), PYTHONUNBUFFERED=1 and GRPC_EXPERIMENTS
-	// (-event_engine_listener, unless inherited). Default: nothing added.
+	// ThreadsPerWorker in the thread profile) and PYTHONUNBUFFERED=1. Default: nothing added.
 	Env map[string]string
 	// Dir is the working directory of the Python processes. Default: this process's directory.
 	Dir string
@@ -301,7 +294,7 @@ func (o Options) withDefaults() (Options, error) {
 func (o Options) capacity() int { return o.Size * o.ThreadsPerWorker }
 
 // environ returns the environment of a worker process: base, then the thread-count defaults of
-// the profile, then PYTHONUNBUFFERED (and GRPC_EXPERIMENTS when base has none), then o.Env;
+// the profile, then PYTHONUNBUFFERED, then o.Env;
 // later entries win.
 func (o Options) environ(base []string) []string {
 	merged := make(map[string]string, len(base)+len(threadEnvVars)+len(o.Env)+1)
@@ -325,9 +318,6 @@ func (o Options) environ(base []string) []string {
 		set(k, threads)
 	}
 	set("PYTHONUNBUFFERED", "1")
-	if _, inherited := merged["GRPC_EXPERIMENTS"]; !inherited {
-		set("GRPC_EXPERIMENTS", grpcExperiments)
-	}
 	for k, v := range o.Env {
 		set(k, v)
 	}

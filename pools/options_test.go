@@ -76,8 +76,8 @@ func TestOptionsDefaults(t *testing.T) {
 }
 
 // TestEnviron: thread-count variables default to 1 (process) or threads_per_worker (thread),
-// over the inherited environment; GRPC_EXPERIMENTS defaults unless inherited; the pool's Env
-// overrides them all.
+// over the inherited environment; the pool's Env overrides them all; no grpcio experiment flag is
+// set (GRPC_EXPERIMENTS passes through only when inherited or given).
 func TestEnviron(t *testing.T) {
 	base := []string{"PATH=/bin", "OMP_NUM_THREADS=64"}
 	tests := []struct {
@@ -85,18 +85,21 @@ func TestEnviron(t *testing.T) {
 		base []string
 		opts Options
 		want map[string]string
+		// unset are variables the environment must not have.
+		unset []string
 	}{
 		{"process", base, Options{Profile: ProfileProcess, ThreadsPerWorker: 1},
 			map[string]string{"PATH": "/bin", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-				"NUMEXPR_NUM_THREADS": "1", "VECLIB_MAXIMUM_THREADS": "1", "PYTHONUNBUFFERED": "1",
-				"GRPC_EXPERIMENTS": "-event_engine_listener"}},
+				"NUMEXPR_NUM_THREADS": "1", "VECLIB_MAXIMUM_THREADS": "1", "PYTHONUNBUFFERED": "1"},
+			[]string{"GRPC_EXPERIMENTS"}},
 		{"thread", base, Options{Profile: ProfileThread, ThreadsPerWorker: 6},
-			map[string]string{"OMP_NUM_THREADS": "6", "OPENBLAS_NUM_THREADS": "6", "VECLIB_MAXIMUM_THREADS": "6"}},
+			map[string]string{"OMP_NUM_THREADS": "6", "OPENBLAS_NUM_THREADS": "6", "VECLIB_MAXIMUM_THREADS": "6"},
+			[]string{"GRPC_EXPERIMENTS"}},
 		{"override", base, Options{Profile: ProfileThread, ThreadsPerWorker: 6,
 			Env: map[string]string{"OMP_NUM_THREADS": "2", "X": "y", "GRPC_EXPERIMENTS": "a"}},
-			map[string]string{"OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "6", "X": "y", "GRPC_EXPERIMENTS": "a"}},
+			map[string]string{"OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "6", "X": "y", "GRPC_EXPERIMENTS": "a"}, nil},
 		{"inherited grpc experiments", []string{"GRPC_EXPERIMENTS=b"}, Options{Profile: ProfileProcess, ThreadsPerWorker: 1},
-			map[string]string{"GRPC_EXPERIMENTS": "b"}},
+			map[string]string{"GRPC_EXPERIMENTS": "b"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -109,6 +112,9 @@ func TestEnviron(t *testing.T) {
 			}
 			for k, v := range tt.want {
 				assert.Equal(t, v, got[k], k)
+			}
+			for _, k := range tt.unset {
+				assert.NotContains(t, got, k)
 			}
 		})
 	}

@@ -7,8 +7,9 @@
 // full), checks the workers' health, replaces crashed or hung workers with backoff, recycles
 // workers by age, call count and resident memory (starting the replacement before draining the old
 // one, so that capacity does not dip), cancels calls in Python, and stops everything it started:
-// no Python process outlives the pool, nor a SIGKILL of the Go process (process groups and a
-// parent-death signal).
+// no Python process, nor any process a tool started, outlives its worker, the pool, or a SIGKILL
+// of the Go process (process groups, a marker in the environment, a parent-death signal, a
+// lifeline watcher process, and a child subreaper with AdoptOrphans; see docs/reliability.md).
 //
 // This package knows nothing of Temporal.
 package pools
@@ -59,9 +60,11 @@ type Pool struct {
 
 // PoolHealth is a snapshot of a pool's state for health endpoints.
 type PoolHealth struct {
-	// Degraded is true while the pool is in a crash loop: at least CrashLoopThreshold failures
-	// (crashes, failed starts, unhealthy workers) within CrashLoopWindow. The pool keeps replacing
-	// workers, with a backoff that grows up to MaxRestartBackoff.
+	// Degraded is true while the pool is in a crash loop and short of workers: at least
+	// CrashLoopThreshold failures (crashes, failed starts, unhealthy workers) within
+	// CrashLoopWindow, and fewer than Size workers taking calls. The pool keeps replacing workers,
+	// with a backoff that grows up to MaxRestartBackoff; once it is back at full size it is not
+	// degraded, even while the failures are still within the window.
 	Degraded bool
 	// LastError is the last failure, or nil.
 	LastError error
@@ -103,9 +106,11 @@ func Start(ctx context.Context, opts Options) (*Pool, error) {
 	}
 	p.metrics = newPoolMetrics(o.Metrics, o.Name, o.capacity())
 	p.ctx, p.cancel = context.WithCancel(context.Background())
+	lifeline.acquire(p.log) // watcher_linux.go: tool processes do not outlive a SIGKILL of this process
 
 	started := make([]*worker, 0, o.Size)
 	fail := func(err error) (*Pool, error) {
+		defer lifeline.release()
 		p.cancel()
 		var wg sync.WaitGroup
 		for _, w := range started {
@@ -248,7 +253,6 @@ func (p *Pool) Health() PoolHealth {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	h := PoolHealth{
-		Degraded:  p.recentFailuresLocked(time.Now()) >= p.opts.CrashLoopThreshold,
 		LastError: p.lastErr,
 		Size:      p.opts.Size,
 		Starting:  p.pending,
@@ -259,6 +263,7 @@ func (p *Pool) Health() PoolHealth {
 			h.Workers++
 		}
 	}
+	h.Degraded = h.Workers < h.Size && p.recentFailuresLocked(time.Now()) >= p.opts.CrashLoopThreshold
 	return h
 }
 
@@ -350,6 +355,7 @@ drain:
 	p.workers = nil
 	p.notifyLocked()
 	p.mu.Unlock()
+	lifeline.release()
 	p.log.Info("pool stopped", slog.Duration("took", time.Since(begin)), slog.Int("interrupted_calls", interrupted))
 	if interrupted > 0 {
 		return fmt.Errorf("pools: pool %q: stopped with %d calls still running after the drain: %w",

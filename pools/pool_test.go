@@ -1,13 +1,10 @@
 package pools
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"os"
-	"os/exec"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -273,56 +270,15 @@ func TestHelperProcess(t *testing.T) {
 // chance to clean up), its Python processes die too.
 func TestSIGKILLOfGoProcessKillsPython(t *testing.T) {
 	name := uniqueName(t)
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1")
-	cmd.Env = append(os.Environ(), helperEnv+"="+name)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	defer func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	}()
-
-	lines := make(chan string)
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-	}()
-	var pids []int
-	var dirs []string
-	timeout := time.After(60 * time.Second)
-	for pids == nil || dirs == nil {
-		select {
-		case line, ok := <-lines:
-			require.True(t, ok, "the helper exited before printing its pids")
-			require.False(t, strings.HasPrefix(line, "ERROR"), line)
-			if rest, ok := strings.CutPrefix(line, "PIDS "); ok {
-				for _, f := range strings.Fields(rest) {
-					pid, err := strconv.Atoi(f)
-					require.NoError(t, err)
-					pids = append(pids, pid)
-				}
-			}
-			if rest, ok := strings.CutPrefix(line, "DIRS "); ok {
-				dirs = strings.Fields(rest)
-			}
-		case <-timeout:
-			t.Fatal("the helper did not print its pids within 60s")
-		}
-	}
+	h := startHelperProcess(t, "TestHelperProcess", helperEnv+"="+name)
+	got := h.waitLines(t, 60*time.Second, "PIDS ", "DIRS ")
+	pids, dirs := parsePIDs(t, got["PIDS "]), strings.Fields(got["DIRS "])
 	require.Len(t, pids, 3)
 	for _, pid := range pids {
 		require.False(t, processGone(pid), "python pid %d should run before the kill", pid)
 	}
 
-	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
-	_ = cmd.Wait()
-	for range lines {
-	}
+	h.sigkill(t)
 	waitGone(t, pids, 10*time.Second)
 	assert.Empty(t, poolProcesses(name))
 	for _, dir := range dirs { // nobody could remove them
@@ -344,41 +300,36 @@ func TestStartTimeout(t *testing.T) {
 	requireNoProcesses(t, opts.Name)
 }
 
-// TestPythonServers: a pool works the same with either Python server, chosen by SNAKEPOOL_SERVER in
-// its env: results, heartbeats in order, a cooperative cancel.
-func TestPythonServers(t *testing.T) {
-	for _, server := range []string{"loop", "grpcio"} {
-		t.Run(server, func(t *testing.T) {
-			var logs syncBuffer
-			opts := testOptions(t, testAdap, 1)
-			opts.Env["SNAKEPOOL_SERVER"] = server
-			opts.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
-			p := startPool(t, opts)
-			waitFor(t, p, 10*time.Second, "the Python log line naming the server", func() bool {
-				return strings.Contains(logs.String(), "server="+server)
-			})
+// TestPythonRoundTrip: results, heartbeats in order and a cooperative cancel through a real
+// Python worker, whose log names what serves it.
+func TestPythonRoundTrip(t *testing.T) {
+	var logs syncBuffer
+	opts := testOptions(t, testAdap, 1)
+	opts.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
+	p := startPool(t, opts)
+	waitFor(t, p, 10*time.Second, "the Python log line saying it serves", func() bool {
+		return strings.Contains(logs.String(), "serving "+testAdap)
+	})
 
-			res, err := call(t, p, "square", map[string]any{"x": 7})
-			require.NoError(t, err)
-			assert.JSONEq(t, "49", string(res))
+	res, err := call(t, p, "square", map[string]any{"x": 7})
+	require.NoError(t, err)
+	assert.JSONEq(t, "49", string(res))
 
-			var progress []float64
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			defer cancel()
-			_, err = p.Call(ctx, Call{Tool: "heartbeats", Args: json.RawMessage(`{"n": 3}`),
-				OnHeartbeat: func(hb Heartbeat) { progress = append(progress, hb.Progress) }})
-			require.NoError(t, err)
-			assert.InDeltaSlice(t, []float64{1.0 / 3, 2.0 / 3, 1}, progress, 1e-9)
+	var progress []float64
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, err = p.Call(ctx, Call{Tool: "heartbeats", Args: json.RawMessage(`{"n": 3}`),
+		OnHeartbeat: func(hb Heartbeat) { progress = append(progress, hb.Progress) }})
+	require.NoError(t, err)
+	assert.InDeltaSlice(t, []float64{1.0 / 3, 2.0 / 3, 1}, progress, 1e-9)
 
-			pid, stop, done := blockingCall(t, p)
-			stop()
-			select {
-			case err = <-done:
-			case <-time.After(10 * time.Second):
-				t.Fatal("the cancelled call did not return")
-			}
-			require.ErrorIs(t, err, context.Canceled)
-			assert.Equal(t, []int{pid}, workerPIDs(p), "the worker survives a cooperative cancel")
-		})
+	pid, stop, done := blockingCall(t, p)
+	stop()
+	select {
+	case err = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the cancelled call did not return")
 	}
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Equal(t, []int{pid}, workerPIDs(p), "the worker survives a cooperative cancel")
 }

@@ -2,39 +2,41 @@ package pools
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
-	"google.golang.org/grpc"
-
 	bridgev1 "github.com/snakepool/snakepool/proto/snakepool/bridge/v1"
 )
 
-// session is a worker's long-lived Session stream: every call is one Start message out, and its
-// events come back tagged with the call id. It costs far less per call than an Execute RPC.
+// session is a worker's call channel (calls.go): every call is one Start frame out, and its events
+// come back tagged with the call id. Cancels go by the Cancel RPC, which Python answers also while
+// a process-profile tool runs (its thread reads the channel only between calls).
 type session struct {
-	stream grpc.BidiStreamingClient[bridgev1.SessionRequest, bridgev1.SessionEvent]
+	conn   *frameConn
+	client bridgev1.BridgeClient
+	ctx    context.Context // ends when the process exits or the session closes
 	cancel context.CancelFunc
-	// broken is called once if the stream ends on its own (not because the process exited or
+	// cancelTimeout bounds one Cancel RPC.
+	cancelTimeout time.Duration
+	// broken is called once if the channel ends on its own (not because the process exited or
 	// the worker is being cleaned up).
 	broken func(error)
 	done   chan struct{} // closed when the receiver has stopped
 
-	sendMu  sync.Mutex     // grpc allows one sender at a time
+	sendMu  sync.Mutex     // one frame written at a time
 	senders sync.WaitGroup // cancelCall goroutines
 
 	mu    sync.Mutex
 	calls map[string]*mailbox
-	err   error // why the stream ended; no call may start once it is set
+	err   error // why the channel ended; no call may start once it is set
 }
 
 // mailbox holds the events of one call until its caller takes them; the receiver never blocks.
 type mailbox struct {
 	mu     sync.Mutex
 	events []*bridgev1.SessionEvent
-	err    error // the stream ended before the call did
+	err    error // the channel ended before the call did
 	signal chan struct{}
 }
 
@@ -55,7 +57,7 @@ func (m *mailbox) push(ev *bridgev1.SessionEvent, err error) {
 	}
 }
 
-// take returns the events received so far, and the stream's error once there are no events left.
+// take returns the events received so far, and the channel's error once there are no events left.
 func (m *mailbox) take(buf []*bridgev1.SessionEvent) ([]*bridgev1.SessionEvent, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -68,20 +70,25 @@ func (m *mailbox) take(buf []*bridgev1.SessionEvent) ([]*bridgev1.SessionEvent, 
 	return buf, m.err
 }
 
-// openSession opens w's Session stream and starts its receiver.
+// openSession starts serving w's call channel (w.calls, created by spawn).
 func (w *worker) openSession() error {
 	ctx, cancel := context.WithCancel(w.ctx)
-	stream, err := w.client.Session(ctx)
-	if err != nil {
-		cancel()
-		return fmt.Errorf("open session: %w", err)
+	s := &session{
+		conn:          newFrameConn(w.calls, maxRecvMessage),
+		client:        w.client,
+		ctx:           ctx,
+		cancel:        cancel,
+		cancelTimeout: w.pool.opts.CancelGrace,
+		done:          make(chan struct{}),
+		calls:         map[string]*mailbox{},
 	}
-	s := &session{stream: stream, cancel: cancel, done: make(chan struct{}), calls: map[string]*mailbox{}}
+	// Closing the channel ends the receiver.
+	stop := context.AfterFunc(ctx, func() { _ = s.conn.close() })
 	s.broken = func(err error) {
 		if w.ctx.Err() != nil || ctx.Err() != nil {
-			return // the process is gone: nothing to repair
+			return // the process is gone, or the worker is being cleaned up: nothing to repair
 		}
-		// A process that died closes the stream before it is reaped: give it a moment.
+		// A process that died closes the channel before it is reaped: give it a moment.
 		t := time.NewTimer(exitWait)
 		defer t.Stop()
 		select {
@@ -90,21 +97,24 @@ func (w *worker) openSession() error {
 		case <-t.C:
 		}
 		// The process lives but its call channel is gone: it cannot take calls any more.
-		w.log.Error("session stream ended; replacing the worker", slog.Any("error", err))
+		w.log.Error("call channel ended; replacing the worker", slog.Any("error", err))
 		w.pool.killWorker(w, "session_lost")
 	}
-	go s.receive()
+	go func() {
+		defer stop()
+		s.receive()
+	}()
 	w.session = s
 	return nil
 }
 
-// receive hands every event to its call's mailbox until the stream ends, then fails the calls
+// receive hands every event to its call's mailbox until the channel ends, then fails the calls
 // still waiting.
 func (s *session) receive() {
 	defer close(s.done)
 	for {
-		ev, err := s.stream.Recv()
-		if err != nil {
+		ev := new(bridgev1.SessionEvent)
+		if err := s.conn.read(ev); err != nil {
 			s.mu.Lock()
 			s.err = err
 			calls := s.calls
@@ -143,15 +153,16 @@ func (s *session) start(req *bridgev1.ExecuteRequest) (*mailbox, error) {
 	return mb, nil
 }
 
-// cancelCall sends a Cancel message for a call, from a goroutine of its own: a worker that does
-// not read its stream (hung) must not hold up the caller, whose cancel grace is running.
+// cancelCall sends the Cancel RPC for a call, from a goroutine of its own: a worker that does not
+// answer (hung) must not hold up the caller, whose cancel grace is running.
 func (s *session) cancelCall(callID, reason string, log *slog.Logger) {
 	s.senders.Add(1)
 	go func() {
 		defer s.senders.Done()
-		err := s.send(&bridgev1.SessionRequest{Request: &bridgev1.SessionRequest_Cancel{
-			Cancel: &bridgev1.CancelRequest{CallId: callID, Reason: reason}}})
-		if err != nil {
+		ctx, cancel := context.WithTimeout(s.ctx, s.cancelTimeout)
+		defer cancel()
+		_, err := s.client.Cancel(ctx, &bridgev1.CancelRequest{CallId: callID, Reason: reason})
+		if err != nil && s.ctx.Err() == nil {
 			log.Warn("cancel call in python", slog.String("call_id", callID), slog.Any("error", err))
 		}
 	}()
@@ -160,8 +171,9 @@ func (s *session) cancelCall(callID, reason string, log *slog.Logger) {
 func (s *session) send(req *bridgev1.SessionRequest) error {
 	s.sendMu.Lock()
 	defer s.sendMu.Unlock()
-	if err := s.stream.Send(req); err != nil {
-		// The real error comes from Recv; wait for the receiver to see it.
+	if err := s.conn.write(req); err != nil {
+		// The real error comes from the receiver; wait for it to see it.
+		_ = s.conn.close()
 		<-s.done
 		s.mu.Lock()
 		defer s.mu.Unlock()
@@ -182,7 +194,7 @@ func (s *session) forget(callID string) {
 	s.mu.Unlock()
 }
 
-// close ends the stream and waits for the receiver and the senders.
+// close ends the channel and waits for the receiver and the senders.
 func (s *session) close() {
 	s.cancel()
 	<-s.done

@@ -1,11 +1,16 @@
 package pools
 
 import (
+	"bufio"
 	"context"
+	"encoding/binary"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,18 +18,23 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/proto"
 
 	bridgev1 "github.com/snakepool/snakepool/proto/snakepool/bridge/v1"
 )
 
-// goBridge is an in-process bridge server for testing the Go side alone: noop returns null,
-// beat sends two heartbeats, fail raises, block waits for a cancel.
+// goBridge is an in-process fake of the Python side for testing the Go side alone: it serves the
+// call channel's frames and the Cancel RPC. noop returns null, beat sends two heartbeats, fail
+// raises, block waits for a cancel.
 type goBridge struct {
 	bridgev1.UnimplementedBridgeServer
+
+	mu      sync.Mutex
+	cancels map[string]chan struct{}
 }
 
 // run answers one call, sending its events with send.
-func (goBridge) run(req *bridgev1.ExecuteRequest, cancelled <-chan struct{}, send func(*bridgev1.SessionEvent)) {
+func (g *goBridge) run(req *bridgev1.ExecuteRequest, cancelled <-chan struct{}, send func(*bridgev1.SessionEvent)) {
 	event := func(ev *bridgev1.SessionEvent) { ev.CallId = req.GetCallId(); send(ev) }
 	switch req.GetTool() {
 	case "beat":
@@ -43,33 +53,48 @@ func (goBridge) run(req *bridgev1.ExecuteRequest, cancelled <-chan struct{}, sen
 	event(&bridgev1.SessionEvent{Event: &bridgev1.SessionEvent_Result{Result: &bridgev1.Result{ResultJson: []byte("null")}}})
 }
 
-func (g goBridge) Session(s grpc.BidiStreamingServer[bridgev1.SessionRequest, bridgev1.SessionEvent]) error {
-	cancels := map[string]chan struct{}{}
-	sends := make(chan *bridgev1.SessionEvent, 16)
-	go func() {
-		for ev := range sends {
-			_ = s.Send(ev)
-		}
-	}()
-	defer close(sends)
+func (g *goBridge) Cancel(_ context.Context, req *bridgev1.CancelRequest) (*bridgev1.CancelResponse, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	ch, ok := g.cancels[req.GetCallId()]
+	if ok {
+		close(ch)
+		delete(g.cancels, req.GetCallId())
+	}
+	return &bridgev1.CancelResponse{Found: ok}, nil
+}
+
+// serveCalls reads Start frames from conn until it closes and answers each call.
+func (g *goBridge) serveCalls(conn net.Conn) {
+	r := bufio.NewReader(conn)
+	var wmu sync.Mutex
+	send := func(ev *bridgev1.SessionEvent) {
+		body, _ := proto.Marshal(ev)
+		wmu.Lock()
+		defer wmu.Unlock()
+		_, _ = conn.Write(append(binary.BigEndian.AppendUint32(nil, uint32(len(body))), body...))
+	}
 	for {
-		req, err := s.Recv()
-		if err != nil {
-			return nil
+		var header [4]byte
+		if _, err := io.ReadFull(r, header[:]); err != nil {
+			return
 		}
-		if c := req.GetCancel(); c != nil {
-			if ch, ok := cancels[c.GetCallId()]; ok {
-				close(ch)
-				delete(cancels, c.GetCallId())
-			}
-			continue
+		body := make([]byte, binary.BigEndian.Uint32(header[:]))
+		if _, err := io.ReadFull(r, body); err != nil {
+			return
+		}
+		req := new(bridgev1.SessionRequest)
+		if err := proto.Unmarshal(body, req); err != nil {
+			return
 		}
 		start := req.GetStart()
 		ch := make(chan struct{})
-		cancels[start.GetCallId()] = ch
-		run := func() { g.run(start, ch, func(ev *bridgev1.SessionEvent) { sends <- ev }) }
+		g.mu.Lock()
+		g.cancels[start.GetCallId()] = ch
+		g.mu.Unlock()
+		run := func() { g.run(start, ch, send) }
 		if start.GetTool() == "block" {
-			go run() // the receive loop must go on to see the cancel
+			go run() // the reader must go on
 		} else {
 			run()
 		}
@@ -82,8 +107,9 @@ func goBridgePool(t testing.TB) *Pool {
 	sock := filepath.Join(t.TempDir(), "b.sock")
 	lis, err := net.Listen("unix", sock)
 	require.NoError(t, err)
+	bridge := &goBridge{cancels: map[string]chan struct{}{}}
 	srv := grpc.NewServer()
-	bridgev1.RegisterBridgeServer(srv, goBridge{})
+	bridgev1.RegisterBridgeServer(srv, bridge)
 	go func() { _ = srv.Serve(lis) }()
 
 	opts, err := Options{Name: "go", Size: 1, Adapter: "m:C", CancelGrace: 2 * time.Second,
@@ -95,6 +121,13 @@ func goBridgePool(t testing.TB) *Pool {
 	w := &worker{pool: p, id: "go-1", slots: 1, log: p.log, exited: make(chan struct{}),
 		recycleCh: make(chan string, 1), drained: make(chan struct{})}
 	w.ctx, w.cancel = context.WithCancel(context.Background())
+	var pythonEnd *os.File
+	w.calls, pythonEnd, err = newCallChannel()
+	require.NoError(t, err)
+	pythonConn, err := net.FileConn(pythonEnd)
+	require.NoError(t, err)
+	pythonEnd.Close()
+	go bridge.serveCalls(pythonConn)
 	w.conn, err = grpc.NewClient("unix:"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	require.NoError(t, err)
 	w.client = bridgev1.NewBridgeClient(w.conn)
@@ -103,6 +136,7 @@ func goBridgePool(t testing.TB) *Pool {
 	t.Cleanup(func() {
 		w.cancel()
 		w.session.close()
+		pythonConn.Close()
 		w.conn.Close()
 		srv.Stop()
 		p.cancel()
@@ -110,8 +144,8 @@ func goBridgePool(t testing.TB) *Pool {
 	return p
 }
 
-// TestGoSideSession: the Go side of the Session stream, against an in-process server: results,
-// heartbeats in order, tool errors, cancellation.
+// TestGoSideSession: the Go side of the call channel, against an in-process fake: results,
+// heartbeats in order, tool errors, cancellation (by the Cancel RPC).
 func TestGoSideSession(t *testing.T) {
 	p := goBridgePool(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -139,6 +173,6 @@ func TestGoSideSession(t *testing.T) {
 	assert.Equal(t, 1, p.Available())
 }
 
-// BenchmarkGoSide measures the Go supervisor's own cost per call, against an in-process Go
-// bridge server (no Python): the floor under BenchmarkNoop.
+// BenchmarkGoSide measures the Go supervisor's own cost per call, against an in-process fake of
+// the Python side (no Python): the floor under BenchmarkNoop.
 func BenchmarkGoSide(b *testing.B) { benchSerialNoop(b, goBridgePool(b)) }

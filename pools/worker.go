@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -63,13 +64,15 @@ type worker struct {
 
 	cmd       *exec.Cmd
 	pid       int
+	marker    string // MarkerEnv's value in its environment (and its tools')
 	dir       string
 	stdin     *os.File
 	readEnds  []*os.File
 	readers   sync.WaitGroup
+	calls     net.Conn // the Go end of the call channel (calls.go)
 	conn      *grpc.ClientConn
 	client    bridgev1.BridgeClient
-	session   *session // set before the worker takes calls; nil when it could not be opened
+	session   *session // serves calls; set before the worker takes calls
 	describe  *bridgev1.DescribeResponse
 	spawnedAt time.Time // when the process was started
 	startedAt time.Time // when it was ready
@@ -242,6 +245,11 @@ func (w *worker) spawn() (err error) {
 	}
 	w.readEnds = []*os.File{outR, errR, hsR, logR}
 	childEnds = append(childEnds, outW, errW, hsW, logW)
+	var callsChild *os.File
+	if w.calls, callsChild, err = newCallChannel(); err != nil {
+		return err
+	}
+	childEnds = append(childEnds, callsChild)
 
 	args := []string{
 		"-m", "snakepool.server",
@@ -249,6 +257,7 @@ func (w *worker) spawn() (err error) {
 		"--socket", socket,
 		"--handshake-fd", "3",
 		"--log-fd", "4",
+		"--calls-fd", strconv.Itoa(callsFD),
 		"--mode", string(o.Profile),
 		"--max-workers", strconv.Itoa(o.ThreadsPerWorker),
 		"--worker-id", w.id,
@@ -260,19 +269,22 @@ func (w *worker) spawn() (err error) {
 		args = append(args, "--thread-safety-check")
 	}
 	cmd := exec.Command(o.Python, args...)
+	w.marker = newMarker()
 	cmd.Env = append(o.environ(os.Environ()), o.deviceEnviron(w.slot)...)
+	cmd.Env = append(cmd.Env, MarkerEnv+"="+w.marker) // the last value wins
 	cmd.Dir = o.Dir
 	cmd.Stdin = inR
 	cmd.Stdout = outW
 	cmd.Stderr = errW
-	cmd.ExtraFiles = []*os.File{hsW, logW} // fd 3, fd 4
+	cmd.ExtraFiles = []*os.File{hsW, logW, callsChild} // fd 3, 4, 5 (callsFD)
 	cmd.SysProcAttr = sysProcAttr()
-	if err := cmd.Start(); err != nil {
+	if err := children.start(cmd, w.marker); err != nil {
 		return fmt.Errorf("exec %s: %w", o.Python, err)
 	}
 	w.cmd = cmd
 	w.spawnedAt = time.Now()
 	w.pid = cmd.Process.Pid
+	lifeline.register(w.pid)
 	w.log = w.log.With(slog.Int("pid", w.pid))
 
 	w.readers.Add(3)
@@ -281,6 +293,7 @@ func (w *worker) spawn() (err error) {
 	go func() { defer w.readers.Done(); relayLogRecords(logR, w.log) }()
 	go func() {
 		_ = cmd.Wait() // the exit status is in ProcessState
+		children.reaped(w.pid)
 		w.exitState = cmd.ProcessState
 		// Route nothing more to it, before its monitor takes it out of the pool.
 		w.pool.mu.Lock()
@@ -365,11 +378,7 @@ func (w *worker) connect(ctx context.Context) error {
 		return fmt.Errorf("server speaks bridge protocol %d, this supervisor %d", desc.GetProtocolVersion(), protocolVersion)
 	}
 	w.describe = desc
-	if err := w.openSession(); err != nil {
-		// Calls travel only on the session: a worker without one cannot serve.
-		return w.withExit(err)
-	}
-	return nil
+	return w.openSession()
 }
 
 // withExit adds the process's exit status and stderr tail to a start error when the process has
@@ -460,10 +469,13 @@ func (w *worker) cleanup() {
 	w.closeOnce.Do(func() {
 		if w.cmd != nil {
 			<-w.exited
-			w.kill() // whatever the tool started in the group
+			w.killLeftovers() // whatever its tools started (orphans_linux.go)
 		}
 		if w.session != nil {
 			w.session.close()
+		}
+		if w.calls != nil {
+			w.calls.Close()
 		}
 		if w.conn != nil {
 			w.conn.Close()

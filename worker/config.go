@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,7 +29,7 @@ import (
 //	  tls: {ca_file: ca.pem, cert_file: client.pem, key_file: client.key}  # default: no TLS
 //	  api_key_file: /run/secrets/temporal-api-key                         # default: none
 //	metrics:
-//	  address: 127.0.0.1:9464      # /metrics and /healthz; "off" disables; default 127.0.0.1:9464
+//	  address: 127.0.0.1:9464      # /metrics, /livez, /readyz, /healthz; "off" disables; default 127.0.0.1:9464
 //	pools:
 //	  - name: math                 # required; also names the task queue "snakepool.math"
 //	    profile: process           # process (default) or thread
@@ -48,8 +49,8 @@ type Config struct {
 	Pools []PoolConfig `yaml:"pools"`
 }
 
-// MetricsConfig is the HTTP listener of cmd/worker, which serves /metrics (Prometheus) and
-// /healthz.
+// MetricsConfig is the HTTP listener of cmd/worker, which serves /metrics (Prometheus), /livez,
+// /readyz and /healthz.
 type MetricsConfig struct {
 	// Address is the host:port to listen on; MetricsOff disables the listener. Port 0 picks a free
 	// port (the worker logs the one it got). Default: DefaultMetricsAddress (127.0.0.1:9464, this
@@ -181,7 +182,7 @@ type PoolConfig struct {
 	// MaxRestartBackoff caps restart_backoff's doubling. Default: 30s.
 	MaxRestartBackoff time.Duration `yaml:"max_restart_backoff"`
 	// CrashLoopThreshold is how many failures within crash_loop_window mark the pool degraded
-	// (/healthz then answers 503). Default: 5.
+	// while it is short of processes. Default: 5.
 	CrashLoopThreshold int `yaml:"crash_loop_threshold"`
 	// CrashLoopWindow is the window of crash_loop_threshold. Default: 1m.
 	CrashLoopWindow time.Duration `yaml:"crash_loop_window"`
@@ -199,6 +200,26 @@ type PoolConfig struct {
 	// the tool. It is also the Temporal SDK's heartbeat throttle interval for activities without
 	// a HeartbeatTimeout. Default: 10s.
 	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
+	// MaxCrashedAttempts is how many attempts of one activity may crash their Python process
+	// (segfault, OOM kill, os._exit, missed health checks) before the activity fails with a
+	// non-retryable WorkerCrashed error, whatever its retry policy: a poison input does not crash
+	// workers without end. Default: 3; negative: no limit.
+	MaxCrashedAttempts int `yaml:"max_crashed_attempts"`
+	// ProgressTimeout fails an attempt whose tool has not called ctx.heartbeat for this long (the
+	// worker's own heartbeats do not count): the call is cancelled in Python (with cancel_grace)
+	// and the attempt fails with a retryable ProgressTimeout error. It catches a tool that is alive
+	// but stuck. Default: 0, off.
+	ProgressTimeout time.Duration `yaml:"progress_timeout"`
+	// Tools are per-tool settings, by tool name; every name must be a tool of the pool's adapter
+	// (checked when the worker starts). Default: none.
+	Tools map[string]ToolConfig `yaml:"tools"`
+}
+
+// ToolConfig is the settings of one tool of a pool; a field left out takes the pool's.
+type ToolConfig struct {
+	// ProgressTimeout overrides the pool's progress_timeout for this tool; a negative value turns
+	// it off for this tool. Default: the pool's.
+	ProgressTimeout time.Duration `yaml:"progress_timeout"`
 }
 
 // Defaults of Config.
@@ -308,6 +329,9 @@ func (c Config) WithDefaults() Config {
 		if p.HeartbeatInterval == 0 {
 			p.HeartbeatInterval = activities.DefaultHeartbeatInterval
 		}
+		if p.MaxCrashedAttempts == 0 {
+			p.MaxCrashedAttempts = activities.DefaultMaxCrashedAttempts
+		}
 	}
 	return c
 }
@@ -349,6 +373,14 @@ func (c Config) Validate() error {
 		}
 		if p.HeartbeatInterval < 0 {
 			return bad("heartbeat_interval must be >= 0, got %s", p.HeartbeatInterval)
+		}
+		if p.ProgressTimeout < 0 {
+			return bad("progress_timeout must be >= 0 (0: off), got %s", p.ProgressTimeout)
+		}
+		for name := range p.Tools {
+			if strings.TrimSpace(name) == "" {
+				return bad("tools: a tool name must not be empty")
+			}
 		}
 		if err := p.Options().Validate(); err != nil {
 			return bad("%s", strings.TrimPrefix(err.Error(), fmt.Sprintf("pools: pool %q: ", p.Name)))
@@ -395,7 +427,37 @@ func (p PoolConfig) Options() pools.Options {
 
 // ActivityOptions returns the activities.Options of the pool.
 func (p PoolConfig) ActivityOptions() activities.Options {
-	return activities.Options{MaxPayloadBytes: p.MaxPayloadBytes, HeartbeatInterval: p.HeartbeatInterval}
+	opts := activities.Options{
+		MaxPayloadBytes:    p.MaxPayloadBytes,
+		HeartbeatInterval:  p.HeartbeatInterval,
+		MaxCrashedAttempts: p.MaxCrashedAttempts,
+		ProgressTimeout:    p.ProgressTimeout,
+	}
+	for name, tool := range p.Tools {
+		if tool.ProgressTimeout != 0 {
+			if opts.ToolProgressTimeouts == nil {
+				opts.ToolProgressTimeouts = map[string]time.Duration{}
+			}
+			opts.ToolProgressTimeouts[name] = tool.ProgressTimeout
+		}
+	}
+	return opts
+}
+
+// checkTools checks that every per-tool setting of the pool names a tool of its adapter.
+func (p PoolConfig) checkTools(pool activities.Pool) error {
+	var names []string
+	for _, t := range pool.Tools() {
+		names = append(names, t.Name)
+	}
+	slices.Sort(names)
+	for name := range p.Tools {
+		if !slices.Contains(names, name) {
+			return fmt.Errorf("worker: pool %q: tools.%s: the adapter %s has no such tool (its tools: %s)",
+				p.Name, name, p.Adapter, strings.Join(names, ", "))
+		}
+	}
+	return nil
 }
 
 func (p *PoolConfig) resolvePaths(baseDir string) {

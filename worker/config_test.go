@@ -33,7 +33,7 @@ pools:
 	assert.Equal(t, worker.MetricsConfig{Address: "127.0.0.1:9464"}, cfg.Metrics)
 	require.Len(t, cfg.Pools, 1)
 	p := cfg.Pools[0]
-	assert.Equal(t, activities.Options{MaxPayloadBytes: 2 << 20, HeartbeatInterval: 10 * time.Second}, p.ActivityOptions())
+	assert.Equal(t, activities.Options{MaxPayloadBytes: 2 << 20, HeartbeatInterval: 10 * time.Second, MaxCrashedAttempts: 3}, p.ActivityOptions())
 	assert.Equal(t, "snakepool.math", p.TaskQueue)
 	assert.Equal(t, "python3", p.Python, "a bare name stays a PATH lookup")
 	assert.Equal(t, "/etc/snakepool", p.Dir, "Python runs in the config file's directory by default")
@@ -90,6 +90,12 @@ pools:
     thread_safety_check: true
     max_payload_bytes: 1000
     heartbeat_interval: 14s
+    max_crashed_attempts: 5
+    progress_timeout: 15m
+    tools:
+      train: {progress_timeout: 2h}
+      predict: {progress_timeout: -1s}
+      other: {}
   - name: abs
     size: 1
     adapter: a:B
@@ -118,7 +124,10 @@ pools:
 		RestartBackoff: 10 * time.Millisecond, MaxRestartBackoff: 11 * time.Second,
 		CrashLoopThreshold: 12, CrashLoopWindow: 13 * time.Minute, ThreadSafetyCheck: true,
 	}, cfg.Pools[0].Options())
-	assert.Equal(t, activities.Options{MaxPayloadBytes: 1000, HeartbeatInterval: 14 * time.Second}, cfg.Pools[0].ActivityOptions())
+	assert.Equal(t, activities.Options{
+		MaxPayloadBytes: 1000, HeartbeatInterval: 14 * time.Second, MaxCrashedAttempts: 5, ProgressTimeout: 15 * time.Minute,
+		ToolProgressTimeouts: map[string]time.Duration{"train": 2 * time.Hour, "predict": -time.Second},
+	}, cfg.Pools[0].ActivityOptions())
 	assert.Equal(t, "gpu-box.cpu", cfg.Pools[0].TaskQueue)
 	assert.Equal(t, "/usr/bin/python3", cfg.Pools[1].Python)
 	assert.Equal(t, "/srv", cfg.Pools[1].Dir)
@@ -191,6 +200,11 @@ func TestParseConfigErrors(t *testing.T) {
 			"memory limit whose bytes overflow",
 			"pools:\n  - name: a\n    size: 1\n    adapter: a:B\n    max_worker_memory_mb: 17592186044416\n",
 			`line 2: pools[0] ("a"): max_worker_memory_mb must be from 0 to 8796093022207, got 17592186044416`,
+		},
+		{
+			"negative progress timeout",
+			"pools:\n  - name: a\n    size: 1\n    adapter: a:B\n    progress_timeout: -1s\n",
+			`pools[0] ("a"): progress_timeout must be >= 0 (0: off), got -1s`,
 		},
 		{
 			"pool option checked by the pools package",

@@ -57,7 +57,9 @@ func TestDockerComposeMatchesTheImage(t *testing.T) {
 		"COPY examples/ /app/examples/",
 		"python -m venv /app/.venv",
 		"./cmd/worker",
-		`ENTRYPOINT ["snakepool-worker"]`,
+		// tini is PID 1 and reaps zombies; the worker is its child (docs/reliability.md).
+		"apt-get install -y --no-install-recommends tini",
+		`ENTRYPOINT ["/usr/bin/tini", "--", "snakepool-worker"]`,
 	} {
 		assert.Contains(t, string(dockerfile), want)
 	}

@@ -129,6 +129,9 @@ func (w *Worker) start(ctx context.Context, metrics tally.Scope) error {
 	}
 	for i, pool := range w.pools {
 		pc := w.cfg.Pools[i]
+		if err := pc.checkTools(pool); err != nil {
+			return err
+		}
 		tw, slots, tools, err := newPoolWorker(w.client, pc.TaskQueue, pool, sdkworker.Options{
 			DisableWorkflowWorker:            true, // activities only
 			WorkerStopTimeout:                w.cfg.Temporal.WorkerStopTimeout,

@@ -1,6 +1,6 @@
 // Command snakepool-worker runs a snakepool worker: the Python pools of a config file, one Temporal
 // worker per pool (each tool an activity on "snakepool.<pool>") and the Pipeline workflow worker,
-// plus an HTTP endpoint with /metrics (Prometheus) and /healthz.
+// plus an HTTP endpoint with /metrics (Prometheus), /livez, /readyz and /healthz.
 //
 //	snakepool-worker --config examples/snakepool.yaml [--temporal-address host:7233] [--namespace ns]
 //
@@ -10,6 +10,9 @@
 // On SIGINT or SIGTERM it stops gracefully: the Temporal workers stop polling, running activities
 // get temporal.worker_stop_timeout to finish, then the Python processes are stopped, and it exits
 // 0. A second signal ends it at once.
+//
+// It adopts the orphans of its pools' tools (pools.AdoptOrphans, a child subreaper), kills them
+// when their Python worker ends and reaps them, also when it runs as PID 1 of a container.
 package main
 
 import (
@@ -27,11 +30,20 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/snakepool/snakepool/pools"
 	"github.com/snakepool/snakepool/worker"
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Getenv, os.Stderr))
+	// This program starts child processes only through its pools, as AdoptOrphans requires.
+	undo, err := pools.AdoptOrphans()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "snakepool-worker: warning: %v; processes the tools start may outlive their Python worker\n", err)
+		undo = func() {}
+	}
+	code := run(os.Args[1:], os.Getenv, os.Stderr)
+	undo()
+	os.Exit(code)
 }
 
 // httpShutdownTimeout bounds the HTTP server's shutdown once the worker has stopped.
@@ -56,6 +68,7 @@ func run(args []string, getenv func(string) string, stderr io.Writer) int {
 
 	opts := worker.Options{Logger: logger}
 	var running atomic.Pointer[worker.Worker]
+	var stopped atomic.Bool
 	if s.cfg.Metrics.Address != worker.MetricsOff {
 		metrics := worker.NewPrometheusMetrics(logger)
 		defer func() { _ = metrics.Close() }()
@@ -65,14 +78,17 @@ func run(args []string, getenv func(string) string, stderr io.Writer) int {
 			return fail(fmt.Errorf("metrics endpoint: %w (set metrics.address, --metrics-address or SNAKEPOOL_METRICS_ADDRESS to another address, or to %q)", err, worker.MetricsOff))
 		}
 		server := newHTTPServer(metrics, func() worker.Health {
+			if stopped.Load() {
+				return worker.NewHealth(worker.StateStopped, nil)
+			}
 			if w := running.Load(); w != nil {
 				return w.Health()
 			}
 			return worker.NewHealth(worker.StateStarting, nil)
 		})
 		addr := listener.Addr().String()
-		logger.Info("HTTP endpoint listening", "address", addr,
-			"metrics", "http://"+addr+"/metrics", "healthz", "http://"+addr+"/healthz")
+		logger.Info("HTTP endpoint listening", "address", addr, "metrics", "http://"+addr+"/metrics",
+			"livez", "http://"+addr+"/livez", "readyz", "http://"+addr+"/readyz", "healthz", "http://"+addr+"/healthz")
 		go func() {
 			if err := server.Serve(listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				logger.Error("HTTP endpoint failed", "error", err)
@@ -98,7 +114,9 @@ func run(args []string, getenv func(string) string, stderr io.Writer) int {
 		"shutdown_timeout", s.shutdownTimeout)
 	stopCtx, cancel := context.WithTimeout(context.Background(), s.shutdownTimeout)
 	defer cancel()
-	if err := w.Stop(stopCtx); err != nil {
+	err = w.Stop(stopCtx)
+	stopped.Store(true)
+	if err != nil {
 		return fail(err)
 	}
 	return 0
@@ -107,10 +125,13 @@ func run(args []string, getenv func(string) string, stderr io.Writer) int {
 func newHTTPServer(metrics *worker.PrometheusMetrics, health func() worker.Health) *http.Server {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", metrics.Handler())
+	mux.Handle("/livez", worker.NewLivenessHandler(health))
+	mux.Handle("/readyz", worker.NewReadinessHandler(health))
 	mux.Handle("/healthz", worker.NewHealthHandler(health))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintln(w, "snakepool-worker: /metrics (Prometheus), /healthz (JSON; 503 when unhealthy)")
+		fmt.Fprintln(w, "snakepool-worker: /metrics (Prometheus), /livez (200 while the process serves), "+
+			"/readyz (200 when every pool has capacity), /healthz (JSON detail; 503 when not ready)")
 	})
 	return &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 }

@@ -124,7 +124,7 @@ func httpGet(t *testing.T, url string) (int, string) {
 }
 
 // TestWorkerProcess runs the worker command as a child process against a real dev server with a
-// real Python pool: /healthz and /metrics answer with the SDK's and the pool's metrics, and a
+// real Python pool: /livez, /readyz, /healthz and /metrics answer (the latter with the SDK's and the pool's metrics), and a
 // SIGTERM during a running activity lets it finish (the workflow completes with its result) and
 // the process exits 0.
 func TestWorkerProcess(t *testing.T) {
@@ -147,6 +147,16 @@ pools:
 	listening := p.waitLog(t, "HTTP endpoint listening", time.Minute)
 	base := "http://" + listening["address"].(string)
 	p.waitLog(t, worker.ReadyMessage, 2*time.Minute)
+	// The ready message is logged just before the command starts reporting the running worker.
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(base + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	},
+		10*time.Second, 10*time.Millisecond, "/readyz answers 200 once the worker is ready")
 
 	code, body := httpGet(t, base+"/healthz")
 	require.Equal(t, http.StatusOK, code, body)
@@ -158,6 +168,12 @@ pools:
 	assert.Equal(t, "math", health.Pools[0].Name)
 	assert.Equal(t, 1, health.Pools[0].Capacity)
 	assert.Equal(t, 1, health.Pools[0].LiveCapacity)
+	assert.True(t, health.Live)
+	assert.True(t, health.Ready)
+	for _, path := range []string{"/livez", "/readyz"} {
+		code, body := httpGet(t, base+path)
+		assert.Equal(t, http.StatusOK, code, "%s: %s", path, body)
+	}
 
 	// Metrics reach /metrics at the tally scope's next report (every second).
 	var metrics string
@@ -191,6 +207,10 @@ pools:
 	code, body = httpGet(t, base+"/healthz")
 	assert.Equal(t, http.StatusServiceUnavailable, code, "stopping: %s", body)
 	assert.Contains(t, body, `"state":"stopping"`)
+	code, body = httpGet(t, base+"/readyz")
+	assert.Equal(t, http.StatusServiceUnavailable, code, "stopping: not ready: %s", body)
+	code, body = httpGet(t, base+"/livez")
+	assert.Equal(t, http.StatusOK, code, "stopping: still live while activities finish: %s", body)
 
 	var result float64
 	require.NoError(t, run.Get(ctx, &result), "the running activity finishes after SIGTERM")
@@ -210,7 +230,7 @@ pools:
 		p := startWorkerProcess(t, "--config", config, "--temporal-address", srv.Address,
 			"--metrics-address", "off", "--log-format", "json")
 		p.waitLog(t, worker.ReadyMessage, 2*time.Minute)
-		pythons := children(t, p.cmd.Process.Pid)
+		pythons := withoutWatcher(children(t, p.cmd.Process.Pid))
 		require.Len(t, pythons, 1, "the pool's Python process")
 		run := workertest.ExecuteCall(t, c, callQueue, workertest.Call{
 			TaskQueue: "snakepool.math", Tool: "compute", Args: json.RawMessage(`{"x": 600}`), MaximumAttempts: 1,

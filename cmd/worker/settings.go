@@ -78,7 +78,7 @@ var options = []option{
 		apply: func(c *worker.Config, v string) error { c.Temporal.APIKey, c.Temporal.APIKeyFile = v, ""; return nil }},
 	{flag: "api-key-file", env: "SNAKEPOOL_API_KEY_FILE", usage: "`file` holding the Temporal API key (temporal.api_key_file)",
 		apply: func(c *worker.Config, v string) error { c.Temporal.APIKeyFile, c.Temporal.APIKey = v, ""; return nil }},
-	{flag: "metrics-address", env: "SNAKEPOOL_METRICS_ADDRESS", usage: "`host:port` of /metrics and /healthz, or \"off\" (metrics.address)",
+	{flag: "metrics-address", env: "SNAKEPOOL_METRICS_ADDRESS", usage: "`host:port` of /metrics, /livez, /readyz and /healthz, or \"off\" (metrics.address)",
 		apply: func(c *worker.Config, v string) error { c.Metrics.Address = v; return nil }},
 }
 

@@ -8,6 +8,7 @@ import os
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -86,12 +87,20 @@ class CallError(AssertionError):
 
 
 class Server:
-    """A running server subprocess and a gRPC stub connected to it."""
+    """A running server subprocess, a gRPC stub connected to it and our end of its call channel."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], workdir: Path, handshake: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        proc: subprocess.Popen[bytes],
+        workdir: Path,
+        handshake: dict[str, Any],
+        calls: socket.socket | None = None,
+    ) -> None:
         self.proc = proc
         self.workdir = workdir
         self.handshake = handshake
+        #: Our end of the call channel (see test_call_channel.ChannelClient), None when not passed.
+        self.calls = calls
         self.address: str = handshake["address"]
         self.channel = grpc.insecure_channel(self.address)
         self.stub: Any = pb_grpc.BridgeStub(self.channel)  # type: ignore[no-untyped-call]
@@ -163,6 +172,8 @@ class Server:
 
     def close(self) -> None:
         self.channel.close()
+        if self.calls is not None:
+            self.calls.close()
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(10)
@@ -191,8 +202,12 @@ class ServerFactory:
         mode: str = "process",
         env: dict[str, str] | None = None,
         handshake_fd: bool = True,
+        calls: socket.socket | None = None,
     ) -> tuple[subprocess.Popen[bytes], Path, dict[str, Any]]:
-        """Start a server and return (process, workdir, handshake line) whatever the handshake says."""
+        """Start a server and return (process, workdir, handshake line) whatever the handshake says.
+
+        ``calls``, when given, is the server's end of a socket pair, passed as its call channel.
+        """
         workdir = self.workdir()
         log_fd = os.open(workdir / "log.jsonl", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         read_fd, write_fd = os.pipe()
@@ -213,6 +228,9 @@ class ServerFactory:
             *args,
         ]
         pass_fds = [log_fd]
+        if calls is not None:
+            cmd += ["--calls-fd", str(calls.fileno())]
+            pass_fds.append(calls.fileno())
         if handshake_fd:
             cmd += ["--handshake-fd", str(write_fd)]
             pass_fds.append(write_fd)
@@ -230,6 +248,8 @@ class ServerFactory:
         finally:
             os.close(log_fd)
             os.close(write_fd)
+            if calls is not None:
+                calls.close()
             stderr.close()
             if stdout is not subprocess.PIPE:
                 stdout.close()
@@ -246,9 +266,15 @@ class ServerFactory:
         return proc, workdir, json.loads(line)
 
     def start(self, adapter: str = TEST_ADAPTER, *args: str, **kw: Any) -> Server:
-        proc, workdir, handshake = self.spawn(adapter, *args, **kw)
+        """Start a server with a call channel, as the Go side does."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            proc, workdir, handshake = self.spawn(adapter, *args, calls=theirs, **kw)
+        except BaseException:
+            ours.close()
+            raise
         assert "error" not in handshake, f"server failed to start: {handshake['error']}"
-        server = Server(proc, workdir, handshake)
+        server = Server(proc, workdir, handshake, ours)
         self.servers.append(server)
         return server
 

@@ -29,7 +29,8 @@ from ._errors import (
     ThreadSafetyViolation,
     ToolNotFound,
 )
-from ._server import PROTOCOL_VERSION, gil_enabled
+from ._interpreter import gil_enabled
+from ._protocol import PROTOCOL_VERSION
 from ._threads import DedicatedThread, call_in_thread
 from ._threadsafety import UNSAFE_LIBRARIES, ThreadSafetyChecker
 from ._tool import ToolSpec, collect_tools, tool

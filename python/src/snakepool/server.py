@@ -3,7 +3,7 @@
 Run ``python -m snakepool.server --help`` for the options.
 """
 
-from ._server import main
+from ._cli import main
 
 __all__ = ["main"]
 

@@ -1,17 +1,32 @@
 // The bridge protocol between the Go supervisor (client) and one Python worker process (server).
 //
-// Transport: gRPC over a Unix domain socket whose path the Go side chooses and passes to Python with
-// --socket. The socket lives in a directory only the worker's user can enter (mode 0700); nothing
-// listens on a network interface.
+// Two channels, neither on a network interface:
+//
+// - The call channel carries the calls: one end of a Unix socket pair that the Go side creates and
+//   passes to Python as a file descriptor (--calls-fd). Each frame on it is a 4-byte big-endian
+//   length and one serialised message: SessionRequest from Go (a Start, or a Cancel), SessionEvent
+//   from Python (zero or more heartbeats, then exactly one result or error per call, tagged with
+//   its call_id; the events of one call are in order). No gRPC runs on it: a call costs one read
+//   and one write on the thread that runs it, a fraction of a gRPC stream message's cost
+//   (docs/performance.md). When Go closes its end, every call started on it is cancelled; when
+//   the worker stops, Python shuts its end once those calls have written their last event.
+//   Extending it: a new Go-to-Python command (e.g. stop, or a batch of calls) is a new field of
+//   SessionRequest's oneof, answered by SessionEvents tagged with its call_id (a batch's events
+//   would add the item's index). Python logs and skips a request of a kind it does not know.
+// - gRPC (the Bridge service below) over a Unix domain socket whose path the Go side chooses and
+//   passes with --socket, in a directory only the worker's user can enter (mode 0700). It answers
+//   Describe, Ping and Cancel also while a tool runs (a running process-profile tool's thread
+//   reads the call channel only between calls, so Go sends cancels here), and Execute, the
+//   one-call form for grpcurl and tests. Python serves it with grpc.server, public grpcio API only.
 //
 // Handshake (before any RPC): Go passes a pipe as file descriptor 3 (--handshake-fd 3). Once the
 // adapter is loaded and the server is serving, Python writes exactly one JSON line to it and closes it:
 //
-//   {"protocol": 1, "address": "unix:/tmp/snakepool-x/w1.sock", "pid": 1234}
+//   {"protocol": 2, "address": "unix:/tmp/snakepool-x/w1.sock", "pid": 1234}
 //
 // or, when the adapter cannot be loaded:
 //
-//   {"protocol": 1, "error": {"type": "ModuleNotFoundError", "message": "...", "traceback": "..."}}
+//   {"protocol": 2, "error": {"type": "ModuleNotFoundError", "message": "...", "traceback": "..."}}
 //
 // and then exits non-zero. Go waits for the line with a timeout. Nothing a tool prints to stdout or
 // stderr can disturb the handshake or the RPCs, because neither uses stdout.
@@ -416,6 +431,7 @@ func (x *CallInfo) GetNamespace() string {
 	return ""
 }
 
+// A message from Go on the call channel.
 type SessionRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Request:
@@ -498,6 +514,7 @@ func (*SessionRequest_Start) isSessionRequest_Request() {}
 
 func (*SessionRequest_Cancel) isSessionRequest_Request() {}
 
+// A message from Python on the call channel.
 type SessionEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The call this event belongs to.
@@ -1140,10 +1157,9 @@ const file_snakepool_bridge_v1_bridge_proto_rawDesc = "" +
 	"\fPingResponse\x12\x10\n" +
 	"\x03pid\x18\x01 \x01(\x05R\x03pid\x12!\n" +
 	"\factive_calls\x18\x02 \x01(\x05R\vactiveCalls\x12'\n" +
-	"\x0fcompleted_calls\x18\x03 \x01(\x03R\x0ecompletedCalls2\xad\x03\n" +
+	"\x0fcompleted_calls\x18\x03 \x01(\x03R\x0ecompletedCalls2\xd6\x02\n" +
 	"\x06Bridge\x12W\n" +
-	"\bDescribe\x12$.snakepool.bridge.v1.DescribeRequest\x1a%.snakepool.bridge.v1.DescribeResponse\x12U\n" +
-	"\aSession\x12#.snakepool.bridge.v1.SessionRequest\x1a!.snakepool.bridge.v1.SessionEvent(\x010\x01\x12S\n" +
+	"\bDescribe\x12$.snakepool.bridge.v1.DescribeRequest\x1a%.snakepool.bridge.v1.DescribeResponse\x12S\n" +
 	"\aExecute\x12#.snakepool.bridge.v1.ExecuteRequest\x1a!.snakepool.bridge.v1.ExecuteEvent0\x01\x12Q\n" +
 	"\x06Cancel\x12\".snakepool.bridge.v1.CancelRequest\x1a#.snakepool.bridge.v1.CancelResponse\x12K\n" +
 	"\x04Ping\x12 .snakepool.bridge.v1.PingRequest\x1a!.snakepool.bridge.v1.PingResponseBCZAgithub.com/snakepool/snakepool/proto/snakepool/bridge/v1;bridgev1b\x06proto3"
@@ -1190,17 +1206,15 @@ var file_snakepool_bridge_v1_bridge_proto_depIdxs = []int32{
 	9,  // 8: snakepool.bridge.v1.ExecuteEvent.result:type_name -> snakepool.bridge.v1.Result
 	10, // 9: snakepool.bridge.v1.ExecuteEvent.error:type_name -> snakepool.bridge.v1.Error
 	0,  // 10: snakepool.bridge.v1.Bridge.Describe:input_type -> snakepool.bridge.v1.DescribeRequest
-	5,  // 11: snakepool.bridge.v1.Bridge.Session:input_type -> snakepool.bridge.v1.SessionRequest
-	3,  // 12: snakepool.bridge.v1.Bridge.Execute:input_type -> snakepool.bridge.v1.ExecuteRequest
-	11, // 13: snakepool.bridge.v1.Bridge.Cancel:input_type -> snakepool.bridge.v1.CancelRequest
-	13, // 14: snakepool.bridge.v1.Bridge.Ping:input_type -> snakepool.bridge.v1.PingRequest
-	1,  // 15: snakepool.bridge.v1.Bridge.Describe:output_type -> snakepool.bridge.v1.DescribeResponse
-	6,  // 16: snakepool.bridge.v1.Bridge.Session:output_type -> snakepool.bridge.v1.SessionEvent
-	7,  // 17: snakepool.bridge.v1.Bridge.Execute:output_type -> snakepool.bridge.v1.ExecuteEvent
-	12, // 18: snakepool.bridge.v1.Bridge.Cancel:output_type -> snakepool.bridge.v1.CancelResponse
-	14, // 19: snakepool.bridge.v1.Bridge.Ping:output_type -> snakepool.bridge.v1.PingResponse
-	15, // [15:20] is the sub-list for method output_type
-	10, // [10:15] is the sub-list for method input_type
+	3,  // 11: snakepool.bridge.v1.Bridge.Execute:input_type -> snakepool.bridge.v1.ExecuteRequest
+	11, // 12: snakepool.bridge.v1.Bridge.Cancel:input_type -> snakepool.bridge.v1.CancelRequest
+	13, // 13: snakepool.bridge.v1.Bridge.Ping:input_type -> snakepool.bridge.v1.PingRequest
+	1,  // 14: snakepool.bridge.v1.Bridge.Describe:output_type -> snakepool.bridge.v1.DescribeResponse
+	7,  // 15: snakepool.bridge.v1.Bridge.Execute:output_type -> snakepool.bridge.v1.ExecuteEvent
+	12, // 16: snakepool.bridge.v1.Bridge.Cancel:output_type -> snakepool.bridge.v1.CancelResponse
+	14, // 17: snakepool.bridge.v1.Bridge.Ping:output_type -> snakepool.bridge.v1.PingResponse
+	14, // [14:18] is the sub-list for method output_type
+	10, // [10:14] is the sub-list for method input_type
 	10, // [10:10] is the sub-list for extension type_name
 	10, // [10:10] is the sub-list for extension extendee
 	0,  // [0:10] is the sub-list for field type_name

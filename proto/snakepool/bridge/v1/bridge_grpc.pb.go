@@ -1,17 +1,32 @@
 // The bridge protocol between the Go supervisor (client) and one Python worker process (server).
 //
-// Transport: gRPC over a Unix domain socket whose path the Go side chooses and passes to Python with
-// --socket. The socket lives in a directory only the worker's user can enter (mode 0700); nothing
-// listens on a network interface.
+// Two channels, neither on a network interface:
+//
+// - The call channel carries the calls: one end of a Unix socket pair that the Go side creates and
+//   passes to Python as a file descriptor (--calls-fd). Each frame on it is a 4-byte big-endian
+//   length and one serialised message: SessionRequest from Go (a Start, or a Cancel), SessionEvent
+//   from Python (zero or more heartbeats, then exactly one result or error per call, tagged with
+//   its call_id; the events of one call are in order). No gRPC runs on it: a call costs one read
+//   and one write on the thread that runs it, a fraction of a gRPC stream message's cost
+//   (docs/performance.md). When Go closes its end, every call started on it is cancelled; when
+//   the worker stops, Python shuts its end once those calls have written their last event.
+//   Extending it: a new Go-to-Python command (e.g. stop, or a batch of calls) is a new field of
+//   SessionRequest's oneof, answered by SessionEvents tagged with its call_id (a batch's events
+//   would add the item's index). Python logs and skips a request of a kind it does not know.
+// - gRPC (the Bridge service below) over a Unix domain socket whose path the Go side chooses and
+//   passes with --socket, in a directory only the worker's user can enter (mode 0700). It answers
+//   Describe, Ping and Cancel also while a tool runs (a running process-profile tool's thread
+//   reads the call channel only between calls, so Go sends cancels here), and Execute, the
+//   one-call form for grpcurl and tests. Python serves it with grpc.server, public grpcio API only.
 //
 // Handshake (before any RPC): Go passes a pipe as file descriptor 3 (--handshake-fd 3). Once the
 // adapter is loaded and the server is serving, Python writes exactly one JSON line to it and closes it:
 //
-//   {"protocol": 1, "address": "unix:/tmp/snakepool-x/w1.sock", "pid": 1234}
+//   {"protocol": 2, "address": "unix:/tmp/snakepool-x/w1.sock", "pid": 1234}
 //
 // or, when the adapter cannot be loaded:
 //
-//   {"protocol": 1, "error": {"type": "ModuleNotFoundError", "message": "...", "traceback": "..."}}
+//   {"protocol": 2, "error": {"type": "ModuleNotFoundError", "message": "...", "traceback": "..."}}
 //
 // and then exits non-zero. Go waits for the line with a timeout. Nothing a tool prints to stdout or
 // stderr can disturb the handshake or the RPCs, because neither uses stdout.
@@ -40,7 +55,6 @@ const _ = grpc.SupportPackageIsVersion9
 
 const (
 	Bridge_Describe_FullMethodName = "/snakepool.bridge.v1.Bridge/Describe"
-	Bridge_Session_FullMethodName  = "/snakepool.bridge.v1.Bridge/Session"
 	Bridge_Execute_FullMethodName  = "/snakepool.bridge.v1.Bridge/Execute"
 	Bridge_Cancel_FullMethodName   = "/snakepool.bridge.v1.Bridge/Cancel"
 	Bridge_Ping_FullMethodName     = "/snakepool.bridge.v1.Bridge/Ping"
@@ -54,21 +68,14 @@ const (
 type BridgeClient interface {
 	// Describe reports the adapter, its tools and the interpreter that runs them.
 	Describe(ctx context.Context, in *DescribeRequest, opts ...grpc.CallOption) (*DescribeResponse, error)
-	// Session is the call channel: the Go side opens one per worker process and keeps it for the
-	// process's lifetime. It sends Start and Cancel messages; Python answers with events tagged by
-	// call_id: zero or more heartbeats, then exactly one result or error per call. Events of one call
-	// are in order. When the stream ends (the Go side went away), every running call is cancelled.
-	// One long-lived stream costs far less per call than one RPC per call, which is why calls use it.
-	// While a process-profile tool runs, its worker reads the stream at its heartbeats and every
-	// 20 ms, so a Cancel message may take that long to reach the tool.
-	Session(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[SessionRequest, SessionEvent], error)
 	// Execute runs one call on an RPC of its own: zero or more heartbeats, then exactly one result or
 	// error event; cancelling the RPC cancels the call. It is the simple form, for tools such as
-	// grpcurl and for tests; the Go pool uses Session, whose per-call cost is far lower.
+	// grpcurl and for tests; the Go pool uses the call channel, whose per-call cost is far lower.
 	Execute(ctx context.Context, in *ExecuteRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ExecuteEvent], error)
-	// Cancel asks a running call (started on any Session or Execute) to stop. The tool sees
+	// Cancel asks a call (started on the call channel or by Execute) to stop. The tool sees
 	// ctx.cancelled, and the call ends with an error of type "Cancelled", even if the tool returns a
-	// result after the request.
+	// result after the request. A Cancel that arrives before its call's Start (it can overtake it)
+	// is remembered: the call then ends "Cancelled" without running.
 	Cancel(ctx context.Context, in *CancelRequest, opts ...grpc.CallOption) (*CancelResponse, error)
 	// Ping is the health check. It is answered by a thread of its own, also while tools are busy.
 	Ping(ctx context.Context, in *PingRequest, opts ...grpc.CallOption) (*PingResponse, error)
@@ -92,22 +99,9 @@ func (c *bridgeClient) Describe(ctx context.Context, in *DescribeRequest, opts .
 	return out, nil
 }
 
-func (c *bridgeClient) Session(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[SessionRequest, SessionEvent], error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &Bridge_ServiceDesc.Streams[0], Bridge_Session_FullMethodName, cOpts...)
-	if err != nil {
-		return nil, err
-	}
-	x := &grpc.GenericClientStream[SessionRequest, SessionEvent]{ClientStream: stream}
-	return x, nil
-}
-
-// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
-type Bridge_SessionClient = grpc.BidiStreamingClient[SessionRequest, SessionEvent]
-
 func (c *bridgeClient) Execute(ctx context.Context, in *ExecuteRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ExecuteEvent], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &Bridge_ServiceDesc.Streams[1], Bridge_Execute_FullMethodName, cOpts...)
+	stream, err := c.cc.NewStream(ctx, &Bridge_ServiceDesc.Streams[0], Bridge_Execute_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -152,21 +146,14 @@ func (c *bridgeClient) Ping(ctx context.Context, in *PingRequest, opts ...grpc.C
 type BridgeServer interface {
 	// Describe reports the adapter, its tools and the interpreter that runs them.
 	Describe(context.Context, *DescribeRequest) (*DescribeResponse, error)
-	// Session is the call channel: the Go side opens one per worker process and keeps it for the
-	// process's lifetime. It sends Start and Cancel messages; Python answers with events tagged by
-	// call_id: zero or more heartbeats, then exactly one result or error per call. Events of one call
-	// are in order. When the stream ends (the Go side went away), every running call is cancelled.
-	// One long-lived stream costs far less per call than one RPC per call, which is why calls use it.
-	// While a process-profile tool runs, its worker reads the stream at its heartbeats and every
-	// 20 ms, so a Cancel message may take that long to reach the tool.
-	Session(grpc.BidiStreamingServer[SessionRequest, SessionEvent]) error
 	// Execute runs one call on an RPC of its own: zero or more heartbeats, then exactly one result or
 	// error event; cancelling the RPC cancels the call. It is the simple form, for tools such as
-	// grpcurl and for tests; the Go pool uses Session, whose per-call cost is far lower.
+	// grpcurl and for tests; the Go pool uses the call channel, whose per-call cost is far lower.
 	Execute(*ExecuteRequest, grpc.ServerStreamingServer[ExecuteEvent]) error
-	// Cancel asks a running call (started on any Session or Execute) to stop. The tool sees
+	// Cancel asks a call (started on the call channel or by Execute) to stop. The tool sees
 	// ctx.cancelled, and the call ends with an error of type "Cancelled", even if the tool returns a
-	// result after the request.
+	// result after the request. A Cancel that arrives before its call's Start (it can overtake it)
+	// is remembered: the call then ends "Cancelled" without running.
 	Cancel(context.Context, *CancelRequest) (*CancelResponse, error)
 	// Ping is the health check. It is answered by a thread of its own, also while tools are busy.
 	Ping(context.Context, *PingRequest) (*PingResponse, error)
@@ -182,9 +169,6 @@ type UnimplementedBridgeServer struct{}
 
 func (UnimplementedBridgeServer) Describe(context.Context, *DescribeRequest) (*DescribeResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Describe not implemented")
-}
-func (UnimplementedBridgeServer) Session(grpc.BidiStreamingServer[SessionRequest, SessionEvent]) error {
-	return status.Error(codes.Unimplemented, "method Session not implemented")
 }
 func (UnimplementedBridgeServer) Execute(*ExecuteRequest, grpc.ServerStreamingServer[ExecuteEvent]) error {
 	return status.Error(codes.Unimplemented, "method Execute not implemented")
@@ -233,13 +217,6 @@ func _Bridge_Describe_Handler(srv interface{}, ctx context.Context, dec func(int
 	}
 	return interceptor(ctx, in, info, handler)
 }
-
-func _Bridge_Session_Handler(srv interface{}, stream grpc.ServerStream) error {
-	return srv.(BridgeServer).Session(&grpc.GenericServerStream[SessionRequest, SessionEvent]{ServerStream: stream})
-}
-
-// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
-type Bridge_SessionServer = grpc.BidiStreamingServer[SessionRequest, SessionEvent]
 
 func _Bridge_Execute_Handler(srv interface{}, stream grpc.ServerStream) error {
 	m := new(ExecuteRequest)
@@ -309,12 +286,6 @@ var Bridge_ServiceDesc = grpc.ServiceDesc{
 		},
 	},
 	Streams: []grpc.StreamDesc{
-		{
-			StreamName:    "Session",
-			Handler:       _Bridge_Session_Handler,
-			ServerStreams: true,
-			ClientStreams: true,
-		},
 		{
 			StreamName:    "Execute",
 			Handler:       _Bridge_Execute_Handler,

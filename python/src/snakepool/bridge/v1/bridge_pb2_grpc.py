@@ -40,11 +40,6 @@ class BridgeStub:
                 request_serializer=snakepool_dot_bridge_dot_v1_dot_bridge__pb2.DescribeRequest.SerializeToString,
                 response_deserializer=snakepool_dot_bridge_dot_v1_dot_bridge__pb2.DescribeResponse.FromString,
                 _registered_method=True)
-        self.Session = channel.stream_stream(
-                '/snakepool.bridge.v1.Bridge/Session',
-                request_serializer=snakepool_dot_bridge_dot_v1_dot_bridge__pb2.SessionRequest.SerializeToString,
-                response_deserializer=snakepool_dot_bridge_dot_v1_dot_bridge__pb2.SessionEvent.FromString,
-                _registered_method=True)
         self.Execute = channel.unary_stream(
                 '/snakepool.bridge.v1.Bridge/Execute',
                 request_serializer=snakepool_dot_bridge_dot_v1_dot_bridge__pb2.ExecuteRequest.SerializeToString,
@@ -73,32 +68,20 @@ class BridgeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def Session(self, request_iterator, context):
-        """Session is the call channel: the Go side opens one per worker process and keeps it for the
-        process's lifetime. It sends Start and Cancel messages; Python answers with events tagged by
-        call_id: zero or more heartbeats, then exactly one result or error per call. Events of one call
-        are in order. When the stream ends (the Go side went away), every running call is cancelled.
-        One long-lived stream costs far less per call than one RPC per call, which is why calls use it.
-        While a process-profile tool runs, its worker reads the stream at its heartbeats and every
-        20 ms, so a Cancel message may take that long to reach the tool.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
     def Execute(self, request, context):
         """Execute runs one call on an RPC of its own: zero or more heartbeats, then exactly one result or
         error event; cancelling the RPC cancels the call. It is the simple form, for tools such as
-        grpcurl and for tests; the Go pool uses Session, whose per-call cost is far lower.
+        grpcurl and for tests; the Go pool uses the call channel, whose per-call cost is far lower.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def Cancel(self, request, context):
-        """Cancel asks a running call (started on any Session or Execute) to stop. The tool sees
+        """Cancel asks a call (started on the call channel or by Execute) to stop. The tool sees
         ctx.cancelled, and the call ends with an error of type "Cancelled", even if the tool returns a
-        result after the request.
+        result after the request. A Cancel that arrives before its call's Start (it can overtake it)
+        is remembered: the call then ends "Cancelled" without running.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -118,11 +101,6 @@ def add_BridgeServicer_to_server(servicer, server):
                     servicer.Describe,
                     request_deserializer=snakepool_dot_bridge_dot_v1_dot_bridge__pb2.DescribeRequest.FromString,
                     response_serializer=snakepool_dot_bridge_dot_v1_dot_bridge__pb2.DescribeResponse.SerializeToString,
-            ),
-            'Session': grpc.stream_stream_rpc_method_handler(
-                    servicer.Session,
-                    request_deserializer=snakepool_dot_bridge_dot_v1_dot_bridge__pb2.SessionRequest.FromString,
-                    response_serializer=snakepool_dot_bridge_dot_v1_dot_bridge__pb2.SessionEvent.SerializeToString,
             ),
             'Execute': grpc.unary_stream_rpc_method_handler(
                     servicer.Execute,
@@ -168,33 +146,6 @@ class Bridge:
             '/snakepool.bridge.v1.Bridge/Describe',
             snakepool_dot_bridge_dot_v1_dot_bridge__pb2.DescribeRequest.SerializeToString,
             snakepool_dot_bridge_dot_v1_dot_bridge__pb2.DescribeResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def Session(request_iterator,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.stream_stream(
-            request_iterator,
-            target,
-            '/snakepool.bridge.v1.Bridge/Session',
-            snakepool_dot_bridge_dot_v1_dot_bridge__pb2.SessionRequest.SerializeToString,
-            snakepool_dot_bridge_dot_v1_dot_bridge__pb2.SessionEvent.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,57 +1,65 @@
-"""The Session RPC: many calls multiplexed on one bidirectional stream, over a real socket."""
+"""The call channel: many calls multiplexed on one socket the server inherits, as the Go pool uses it."""
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import queue
 import re
 import signal
+import socket
+import struct
 import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
-import grpc
 import pytest
 from conftest import SHOWCASE, TEST_ADAPTER, Server, ServerFactory, until
 
-from snakepool._server import Dispatcher
+from snakepool._call_channel import CallChannel, _Frames
+from snakepool._dispatch import Dispatcher
 from snakepool.bridge.v1 import bridge_pb2 as pb
 from snakepool.examples.showcase import ShowcaseAdapter
 
 EVENT_TIMEOUT = 10.0
 _CLOSED = object()
+_HEADER = struct.Struct(">I")
 
 
-class SessionClient:
-    """One Session stream: send Start/Cancel requests, collect the events per call id.
+class ChannelClient:
+    """The Go side of a server's call channel: send Start requests, collect the events per call id.
 
-    A thread reads the stream; events are queued per call id (and kept in arrival order in
-    ``events``), so each wait has a timeout and a test fails instead of hanging.
+    A thread reads the socket; events are queued per call id (and kept in arrival order in
+    ``events``), so each wait has a timeout and a test fails instead of hanging. ``cancel`` uses the
+    Cancel RPC, as the Go pool does; ``cancel_on_channel`` sends a Cancel frame instead.
     """
 
-    def __init__(self, server: Server, deadline: float = 60.0) -> None:
-        self.requests: queue.SimpleQueue[pb.SessionRequest | None] = queue.SimpleQueue()
-        self.stream = server.stub.Session(iter(self.requests.get, None), timeout=deadline)
+    def __init__(self, server: Server) -> None:
+        assert server.calls is not None, "the server was started without a call channel"
+        self.server = server
+        self.sock = server.calls
         self.events: list[pb.SessionEvent] = []
         self._queues: dict[str, queue.SimpleQueue[Any]] = collections.defaultdict(queue.SimpleQueue)
         self._lock = threading.Lock()
         self.ended = threading.Event()
-        self.error: grpc.RpcError | None = None
+        self.error: OSError | None = None
         self._ids = 0
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
     def _read(self) -> None:
+        reader = self.sock.makefile("rb")
         try:
-            for event in self.stream:
+            while len(header := reader.read(_HEADER.size)) == _HEADER.size:
+                event = pb.SessionEvent.FromString(reader.read(_HEADER.unpack(header)[0]))
                 with self._lock:
                     self.events.append(event)
                     q = self._queues[event.call_id]
                 q.put(event)
-        except grpc.RpcError as exc:
-            self.error = exc
+        except (OSError, ValueError) as exc:  # ValueError: read from a closed file
+            self.error = exc if isinstance(exc, OSError) else OSError(str(exc))
         finally:
             self.ended.set()
             with self._lock:
@@ -65,18 +73,25 @@ class SessionClient:
                 q.put(_CLOSED)
             return q
 
+    def send(self, request: pb.SessionRequest) -> None:
+        data = request.SerializeToString()
+        self.sock.sendall(_HEADER.pack(len(data)) + data)
+
     def start(self, tool: str, args: Any = None, call_id: str | None = None) -> str:
         if call_id is None:
             self._ids += 1
             call_id = f"s{id(self)}-{self._ids}"
         args_json = b"{}" if args is None else json.dumps(args).encode()
-        self.requests.put(
-            pb.SessionRequest(start=pb.ExecuteRequest(call_id=call_id, tool=tool, args_json=args_json))
-        )
+        self.send(pb.SessionRequest(start=pb.ExecuteRequest(call_id=call_id, tool=tool, args_json=args_json)))
         return call_id
 
-    def cancel(self, call_id: str, reason: str = "") -> None:
-        self.requests.put(pb.SessionRequest(cancel=pb.CancelRequest(call_id=call_id, reason=reason)))
+    def cancel(self, call_id: str, reason: str = "") -> bool:
+        """Cancel with the Cancel RPC; True when the call was running."""
+        response = self.server.stub.Cancel(pb.CancelRequest(call_id=call_id, reason=reason), timeout=5)
+        return bool(response.found)
+
+    def cancel_on_channel(self, call_id: str, reason: str = "") -> None:
+        self.send(pb.SessionRequest(cancel=pb.CancelRequest(call_id=call_id, reason=reason)))
 
     def next_event(self, call_id: str, timeout: float = EVENT_TIMEOUT) -> pb.SessionEvent:
         try:
@@ -84,7 +99,7 @@ class SessionClient:
         except queue.Empty:
             raise AssertionError(f"no event for call {call_id} within {timeout}s") from None
         if event is _CLOSED:
-            raise AssertionError(f"the stream ended ({self.error}) before an event of call {call_id}")
+            raise AssertionError(f"the channel ended ({self.error}) before an event of call {call_id}")
         assert isinstance(event, pb.SessionEvent)
         return event
 
@@ -106,15 +121,16 @@ class SessionClient:
         return last.error
 
     def close_send(self) -> None:
-        """Half-close: the client's side of the stream ends."""
-        self.requests.put(None)
+        """Half-close: our side of the channel ends; the server still writes the calls' ends."""
+        self.sock.shutdown(socket.SHUT_WR)
 
     def abort(self) -> None:
-        """Cancel the RPC (the Go side went away)."""
-        self.stream.cancel()
+        """Close our end altogether (the Go side went away)."""
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
 
     def wait_ended(self, timeout: float = EVENT_TIMEOUT) -> None:
-        assert self.ended.wait(timeout), f"the stream did not end within {timeout}s"
+        assert self.ended.wait(timeout), f"the channel did not end within {timeout}s"
 
 
 @pytest.fixture(params=["process", "thread"])
@@ -125,15 +141,15 @@ def server(request: pytest.FixtureRequest, servers: ServerFactory) -> Server:
 
 
 @pytest.fixture
-def session(server: Server) -> Iterator[SessionClient]:
-    client = SessionClient(server)
+def session(server: Server) -> Iterator[ChannelClient]:
+    client = ChannelClient(server)
     try:
         yield client
     finally:
         client.abort()
 
 
-def test_sequential_calls_on_one_stream(server: Server, session: SessionClient) -> None:
+def test_sequential_calls_on_the_channel(server: Server, session: ChannelClient) -> None:
     ids = []
     for i in range(60):
         ids.append(session.start("square", {"x": i}))
@@ -145,9 +161,15 @@ def test_sequential_calls_on_one_stream(server: Server, session: SessionClient) 
     assert ping.active_calls == 0 and ping.completed_calls == 61
 
 
+def test_large_arguments_and_results_cross_the_channel(session: ChannelClient) -> None:
+    # Frames larger than one read of the socket (64 KiB) and than its buffers.
+    blob = "x" * (3 << 20)
+    assert session.result(session.start("echo", {"blob": blob})) == {"blob": blob}
+
+
 def test_concurrent_calls_are_matched_by_call_id(servers: ServerFactory) -> None:
     server = servers.start(TEST_ADAPTER, "--max-workers", "4", mode="thread")
-    session = SessionClient(server)
+    session = ChannelClient(server)
     # Four calls at once; the slow ones finish last, so results arrive out of start order.
     slow = session.start("compute", {"x": 0.3}, call_id="slow")
     blocked = session.start("wait_for_cancel", call_id="blocked")
@@ -156,7 +178,7 @@ def test_concurrent_calls_are_matched_by_call_id(servers: ServerFactory) -> None
     assert session.result(fast[0]) == 49
     assert session.result(fast[1]) == {"v": [1]}
     assert session.result(slow) == pytest.approx(0.09)
-    session.cancel(blocked)
+    assert session.cancel(blocked)
     assert session.error_of(blocked).type == "Cancelled"
     order = [e.call_id for e in session.events if not e.HasField("heartbeat")]
     assert order.index("fast-1") < order.index("slow") and order.index("fast-2") < order.index("slow")
@@ -164,7 +186,7 @@ def test_concurrent_calls_are_matched_by_call_id(servers: ServerFactory) -> None
     session.abort()
 
 
-def test_heartbeats_stream_in_order_before_the_result(session: SessionClient) -> None:
+def test_heartbeats_stream_in_order_before_the_result(session: ChannelClient) -> None:
     call_id = session.start("progress", {"steps": 25})
     events = session.finish(call_id)
     steps = [json.loads(e.heartbeat.details_json)["step"] for e in events[:-1]]
@@ -176,7 +198,7 @@ def test_heartbeats_stream_in_order_before_the_result(session: SessionClient) ->
 
 def test_heartbeats_of_concurrent_calls_keep_their_order(servers: ServerFactory) -> None:
     server = servers.start(TEST_ADAPTER, "--max-workers", "4", mode="thread")
-    session = SessionClient(server)
+    session = ChannelClient(server)
     ids = [session.start("progress", {"steps": 30 + i}) for i in range(4)]
     for i, call_id in enumerate(ids):
         events = session.finish(call_id)
@@ -185,78 +207,99 @@ def test_heartbeats_of_concurrent_calls_keep_their_order(servers: ServerFactory)
     session.abort()
 
 
-def test_heartbeat_is_delivered_while_the_tool_runs(session: SessionClient) -> None:
+def test_heartbeat_is_delivered_while_the_tool_runs(session: ChannelClient) -> None:
     call_id = session.start("wait_for_cancel")
-    # The tool is still blocked, so this heartbeat was streamed before the call ended.
+    # The tool is still blocked, so this heartbeat was written before the call ended.
     assert session.next_event(call_id).heartbeat.details_json == b'"started"'
-    session.cancel(call_id, "done looking")
+    assert session.cancel(call_id, "done looking")
     assert session.error_of(call_id).type == "Cancelled"
 
 
-def test_cancel_on_the_stream(server: Server, session: SessionClient) -> None:
+def test_cancel(server: Server, session: ChannelClient) -> None:
     call_id = session.start("wait_for_cancel")
     assert session.next_event(call_id).HasField("heartbeat")
     assert server.ping().active_calls == 1
-    session.cancel(call_id, "user asked")
+    assert session.cancel(call_id, "user asked")
     err = session.error_of(call_id)
     assert err.type == "Cancelled" and "user asked" in err.message and not err.non_retryable
     assert server.ping().active_calls == 0
-    # A cancel of an unknown or finished call is ignored; the stream goes on.
-    session.cancel("never-started")
-    session.cancel(call_id)
+    # A cancel of an unknown or finished call finds nothing; the channel goes on.
+    assert not session.cancel("never-started")
+    assert not session.cancel(call_id)
     assert session.result(session.start("square", {"x": 3})) == 9
 
 
-def test_cancel_on_the_stream_while_the_tool_holds_the_gil(server: Server, session: SessionClient) -> None:
+def test_a_cancel_that_overtakes_its_start_stops_the_call_before_it_runs(
+    server: Server, session: ChannelClient
+) -> None:
+    # The Cancel RPC and the Start travel on different sockets, so the Cancel can come first.
+    before = session.result(session.start("get_counter"))
+    assert not session.cancel("early", "the caller gave up")
+    session.start("increment", call_id="early")
+    err = session.error_of("early")
+    assert err.type == "Cancelled" and "the caller gave up" in err.message
+    assert session.result(session.start("get_counter")) == before, "the tool did not run"
+
+
+def test_cancel_while_the_tool_holds_the_gil(server: Server, session: ChannelClient) -> None:
     call_id = session.start("spin")
     assert session.next_event(call_id).heartbeat.details_json == b'"started"'
     for _ in range(10):
         assert server.ping().active_calls == 1
-    session.cancel(call_id)
+    assert session.cancel(call_id)
     assert session.error_of(call_id).type == "Cancelled"
 
 
-def test_a_tool_that_returns_after_cancel_still_ends_cancelled(session: SessionClient) -> None:
+def test_a_cancel_frame_on_the_channel_in_the_thread_profile(servers: ServerFactory) -> None:
+    # The thread profile reads the channel all the time, so a Cancel request on it works too.
+    server = servers.start(TEST_ADAPTER, "--max-workers", "2", mode="thread")
+    session = ChannelClient(server)
+    call_id = session.start("wait_for_cancel")
+    assert session.next_event(call_id).HasField("heartbeat")
+    session.cancel_on_channel(call_id, "enough")
+    err = session.error_of(call_id)
+    assert err.type == "Cancelled" and "enough" in err.message
+    session.abort()
+
+
+def test_a_tool_that_returns_after_cancel_still_ends_cancelled(session: ChannelClient) -> None:
     call_id = session.start("ignore_cancel")
     session.next_event(call_id)
-    session.cancel(call_id, "stop")
+    assert session.cancel(call_id, "stop")
     err = session.error_of(call_id)
     assert err.type == "Cancelled" and "stop" in err.message
 
 
-def test_aborting_the_stream_cancels_its_running_calls(server: Server) -> None:
-    session = SessionClient(server)
+def test_closing_the_channel_cancels_its_running_calls(server: Server) -> None:
+    session = ChannelClient(server)
     call_id = session.start("wait_for_cancel")
     assert session.next_event(call_id).HasField("heartbeat")
     completed = server.ping().completed_calls
     session.abort()
     session.wait_ended()
-    assert session.error is not None and session.error.code() == grpc.StatusCode.CANCELLED
     # The tool saw ctx.cancelled and ended: its slot is free again.
     assert until(lambda: server.ping().active_calls == 0)
     assert server.ping().completed_calls == completed + 1
-    # "broke" when grpc reports the cancellation to the reader, "ended" when it just ends the requests.
-    pattern = re.compile(r"the Session stream (broke|ended); cancelled its 1 running call\(s\)")
+    pattern = re.compile(r"the call channel (closed|broke.*); cancelled its 1 running call\(s\)")
     assert until(lambda: any(pattern.fullmatch(line["message"]) for line in server.logs()))
-    other = SessionClient(server)
-    assert other.result(other.start("square", {"x": 4})) == 16
-    other.abort()
+    # The worker still serves Execute.
+    assert server.call("square", {"x": 4}) == 16
 
 
-def test_closing_the_stream_cancels_its_calls_and_delivers_their_end(server: Server) -> None:
-    session = SessionClient(server)
+def test_half_closing_the_channel_cancels_its_calls_and_delivers_their_end(server: Server) -> None:
+    session = ChannelClient(server)
     call_id = session.start("wait_for_cancel")
     assert session.next_event(call_id).HasField("heartbeat")
     session.close_send()
     err = session.error_of(call_id)
-    assert err.type == "Cancelled" and "the Session stream ended" in err.message
+    assert err.type == "Cancelled" and "the call channel closed" in err.message
     session.wait_ended()
-    assert session.error is None  # the server ended the RPC with OK once the call ended
+    assert session.error is None  # the server shut its side once the call ended
     assert server.ping().active_calls == 0
 
 
-def test_closing_an_idle_stream_ends_it(server: Server) -> None:
-    session = SessionClient(server)
+def test_half_closing_an_idle_channel_ends_it(server: Server) -> None:
+    session = ChannelClient(server)
     assert session.result(session.start("noop")) is None
     session.close_send()
     session.wait_ended()
@@ -265,36 +308,48 @@ def test_closing_an_idle_stream_ends_it(server: Server) -> None:
 
 def test_worker_busy_in_process_mode(servers: ServerFactory) -> None:
     server = servers.start(TEST_ADAPTER)
-    session = SessionClient(server)
+    session = ChannelClient(server)
     running = session.start("wait_for_cancel")
     assert session.next_event(running).HasField("heartbeat")
-    # On the same stream and on another one: rejected at once, not queued.
-    err = session.error_of(session.start("noop"))
+    # Execute is rejected at once, not queued.
+    err = server.error("noop")
     assert err.type == "WorkerBusy" and not err.non_retryable
     assert "1 of 1 call slots in use (process mode)" in err.message
-    other = SessionClient(server)
-    assert other.error_of(other.start("noop")).type == "WorkerBusy"
-    session.cancel(running)
+    # A second Start on the channel (the Go pool sends none while a call runs) is read, and runs,
+    # once the running call has ended: it is not lost.
+    queued = session.start("square", {"x": 2})
+    assert session.cancel(running)
     assert session.error_of(running).type == "Cancelled"
-    assert other.result(other.start("square", {"x": 2})) == 4
+    assert session.result(queued) == 4
     session.abort()
-    other.abort()
+
+
+def test_worker_busy_on_the_channel_in_thread_mode(servers: ServerFactory) -> None:
+    server = servers.start(TEST_ADAPTER, "--max-workers", "1", mode="thread")
+    session = ChannelClient(server)
+    running = session.start("wait_for_cancel")
+    assert session.next_event(running).HasField("heartbeat")
+    err = session.error_of(session.start("noop"))
+    assert err.type == "WorkerBusy" and "1 of 1 call slots in use (thread mode)" in err.message
+    assert session.cancel(running)
+    assert session.error_of(running).type == "Cancelled"
+    session.abort()
 
 
 def test_duplicate_call_id_is_rejected(servers: ServerFactory) -> None:
     server = servers.start(TEST_ADAPTER, "--max-workers", "2", mode="thread")
-    session = SessionClient(server)
+    session = ChannelClient(server)
     session.start("wait_for_cancel", call_id="same")
     assert session.next_event("same").HasField("heartbeat")
     session.start("noop", call_id="same")
     err = session.next_event("same").error
     assert err.type == "WorkerBusy" and "'same' is already running" in err.message
-    session.cancel("same")
+    assert session.cancel("same")
     assert session.error_of("same").type == "Cancelled"
     session.abort()
 
 
-def test_unknown_tool_and_invalid_arguments_are_error_events(session: SessionClient) -> None:
+def test_unknown_tool_and_invalid_arguments_are_error_events(session: ChannelClient) -> None:
     err = session.error_of(session.start("sqaure", {"x": 1}))
     assert err.type == "ToolNotFound" and err.non_retryable
     assert "'sqaure'" in err.message and "square" in err.message
@@ -302,43 +357,36 @@ def test_unknown_tool_and_invalid_arguments_are_error_events(session: SessionCli
     assert err.type == "InvalidArguments" and err.non_retryable and "argument 'a'" in err.message
     err = session.error_of(session.start("fail", {"message": "boom"}))
     assert err.type == "ValueError" and err.message == "boom" and "Traceback" in err.traceback
-    # The stream is still usable after errors.
+    # The channel is still usable after errors.
     assert session.result(session.start("square", {"x": 5})) == 25
 
 
 def test_tools_run_on_one_thread_in_process_mode(servers: ServerFactory) -> None:
     server = servers.start(TEST_ADAPTER)
-    session = SessionClient(server)
+    session = ChannelClient(server)
     threads = {session.result(session.start("whoami"))["thread"] for _ in range(5)}
-    other = SessionClient(server)
-    threads.add(other.result(other.start("whoami"))["thread"])
     threads.add(server.call("whoami")["thread"])  # Execute
+    threads.add(session.result(session.start("whoami"))["thread"])
     assert threads == {"snakepool-tool-0"}
     session.abort()
-    other.abort()
 
 
-def test_ending_one_stream_leaves_the_calls_of_another(servers: ServerFactory) -> None:
+def test_closing_the_channel_leaves_the_execute_calls(servers: ServerFactory) -> None:
     server = servers.start(TEST_ADAPTER, "--max-workers", "4", mode="thread")
-    first, second = SessionClient(server), SessionClient(server)
-    a = first.start("wait_for_cancel", call_id="a")
-    b = second.start("wait_for_cancel", call_id="b")
-    assert first.next_event(a).HasField("heartbeat") and second.next_event(b).HasField("heartbeat")
-    first.abort()
+    session = ChannelClient(server)
+    a = session.start("wait_for_cancel", call_id="a")
+    b, execute = server.start("wait_for_cancel", call_id="b")
+    assert session.next_event(a).HasField("heartbeat") and next(execute).HasField("heartbeat")
+    session.abort()
     assert until(lambda: server.ping().active_calls == 1)
-    assert second.result(second.start("square", {"x": 6})) == 36
-    # A cancel on one stream reaches the call wherever it started (as the Cancel RPC does).
-    third = SessionClient(server)
-    third.cancel(b, "from elsewhere")
-    err = second.error_of(b)
-    assert err.type == "Cancelled" and "from elsewhere" in err.message
-    second.abort()
-    third.abort()
+    assert server.stub.Cancel(pb.CancelRequest(call_id=b, reason="from elsewhere"), timeout=5).found
+    last = list(execute)[-1]
+    assert last.error.type == "Cancelled" and "from elsewhere" in last.error.message
 
 
-def test_sigterm_ends_open_sessions_without_waiting_for_the_grace(servers: ServerFactory) -> None:
+def test_sigterm_ends_the_channel_without_waiting_for_the_grace(servers: ServerFactory) -> None:
     server = servers.start(TEST_ADAPTER, "--shutdown-grace", "60")
-    session = SessionClient(server, deadline=120)
+    session = ChannelClient(server)
     call_id = session.start("wait_for_cancel")
     assert session.next_event(call_id).HasField("heartbeat")
     began = time.monotonic()
@@ -352,65 +400,59 @@ def test_sigterm_ends_open_sessions_without_waiting_for_the_grace(servers: Serve
     assert [line["message"] for line in server.logs()][-1] == "stopped"
 
 
-# --- the dispatch core without gRPC: both ways grpc may call Session -------------------------------
+# --- the channel in-process, without a server process ---------------------------------------------
 
 
-@pytest.fixture
-def dispatcher() -> Iterator[Dispatcher]:
-    adapter = ShowcaseAdapter()
-    adapter.setup()
-    d = Dispatcher(adapter, SHOWCASE, "process", 1)
-    try:
-        yield d
-    finally:
-        d.stop("test over")
-        d.stop_threads()
+def _frame(request: pb.SessionRequest) -> bytes:
+    data: bytes = request.SerializeToString()
+    return _HEADER.pack(len(data)) + data
 
 
 def _start(call_id: str, tool: str, args: bytes = b"{}") -> pb.SessionRequest:
     return pb.SessionRequest(start=pb.ExecuteRequest(call_id=call_id, tool=tool, args_json=args))
 
 
-def test_session_as_an_iterator_when_grpc_passes_no_send(dispatcher: Dispatcher) -> None:
-    requests: queue.SimpleQueue[pb.SessionRequest | None] = queue.SimpleQueue()
-    events = dispatcher.session(iter(requests.get, None))
-    assert events is not None
-    requests.put(_start("a", "progress", b'{"steps": 2}'))
-    got = [next(events) for _ in range(3)]
-    assert [(e.call_id, e.WhichOneof("event")) for e in got] == [
-        ("a", "heartbeat"),
-        ("a", "heartbeat"),
-        ("a", "result"),
-    ]
-    requests.put(_start("b", "wait_for_cancel"))
-    assert next(events).HasField("heartbeat")
-    requests.put(_start("c", "noop"))
-    busy = next(events)
-    assert busy.call_id == "c" and busy.error.type == "WorkerBusy"
-    requests.put(None)  # the client's side ends: b is cancelled, then the iterator ends
-    last = next(events)
-    assert last.call_id == "b" and last.error.type == "Cancelled"
-    assert list(events) == []
-    assert dispatcher.active_count() == 0
+def test_frames_split_anywhere_are_reassembled() -> None:
+    requests = [_start(f"c{i}", "noop", b'{"pad": "' + b"y" * i * 50 + b'"}') for i in range(20)]
+    stream = b"".join(_frame(r) for r in requests)
+    for step in (1, 3, 7, 64, len(stream)):
+        frames = _Frames()
+        got = [r for i in range(0, len(stream), step) for r in frames.feed(stream[i : i + step])]
+        assert got == requests, f"chunks of {step} bytes"
 
 
-def test_session_with_a_send_callback(dispatcher: Dispatcher) -> None:
-    sent: queue.SimpleQueue[pb.SessionEvent | None] = queue.SimpleQueue()
-    requests: queue.SimpleQueue[pb.SessionRequest | None] = queue.SimpleQueue()
-    reader = threading.Thread(target=dispatcher.session, args=(iter(requests.get, None), sent.put))
-    reader.start()
-    requests.put(_start("a", "square", b'{"x": 3}'))
-    first = sent.get(timeout=EVENT_TIMEOUT)
-    assert first is not None and first.call_id == "a" and json.loads(first.result.result_json) == 9
-    requests.put(_start("b", "wait_for_cancel"))
-    assert sent.get(timeout=EVENT_TIMEOUT).HasField("heartbeat")  # type: ignore[union-attr]
-    requests.put(pb.SessionRequest(cancel=pb.CancelRequest(call_id="b", reason="enough")))
-    cancelled = sent.get(timeout=EVENT_TIMEOUT)
-    assert (
-        cancelled is not None and cancelled.error.type == "Cancelled" and "enough" in cancelled.error.message
-    )
-    requests.put(None)
-    reader.join(EVENT_TIMEOUT)
-    assert not reader.is_alive()
-    assert sent.get(timeout=EVENT_TIMEOUT) is None  # the RPC was ended
-    assert sent.empty()
+@pytest.fixture(params=["process", "thread"])
+def channel(request: pytest.FixtureRequest) -> Iterator[ChannelClient]:
+    """A CallChannel serving a dispatcher in this process, and a client on the other end."""
+    adapter = ShowcaseAdapter()
+    adapter.setup()
+    inline = request.param == "process"
+    d = Dispatcher(adapter, SHOWCASE, request.param, 1 if inline else 2, tool_threads=0 if inline else None)
+    ours, theirs = socket.socketpair()
+    CallChannel(d, theirs).start()
+
+    class _Local:
+        calls = ours
+        stub = None
+
+    client = ChannelClient(_Local())  # type: ignore[arg-type]
+    try:
+        yield client
+    finally:
+        client.abort()
+        d.stop("test over")
+        d.stop_threads()
+        theirs.close()
+        ours.close()
+
+
+def test_the_channel_serves_calls_in_process(channel: ChannelClient) -> None:
+    call_id = channel.start("progress", {"steps": 2})
+    assert [e.WhichOneof("event") for e in channel.finish(call_id)] == ["heartbeat", "heartbeat", "result"]
+    assert channel.result(channel.start("square", {"x": 3})) == 9
+
+
+def test_a_request_of_an_unknown_kind_is_skipped(channel: ChannelClient) -> None:
+    # A newer supervisor's command this worker does not know must not end the channel.
+    channel.send(pb.SessionRequest())  # no field of the oneof set
+    assert channel.result(channel.start("square", {"x": 3})) == 9

@@ -1,0 +1,98 @@
+package pools
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"syscall"
+
+	"google.golang.org/protobuf/proto"
+
+	bridgev1 "github.com/snakepool/snakepool/proto/snakepool/bridge/v1"
+)
+
+// The call channel (bridge.proto): one end of a Unix socket pair that the worker inherits as
+// callsFD. Each frame is a 4-byte big-endian length and a serialised message: SessionRequest to
+// Python, SessionEvent from Python.
+
+// callsFD is the worker's file descriptor of the call channel (cmd.ExtraFiles[2]).
+const callsFD = 5
+
+// frameHeader is the size of a frame's length prefix.
+const frameHeader = 4
+
+// newCallChannel creates the socket pair of a call channel: the Go end, and the end the Python
+// process inherits (close it once the process has started).
+func newCallChannel() (net.Conn, *os.File, error) {
+	// As os/exec does: no fork may inherit the pair before it is close-on-exec.
+	syscall.ForkLock.RLock()
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err == nil {
+		syscall.CloseOnExec(fds[0])
+		syscall.CloseOnExec(fds[1])
+	}
+	syscall.ForkLock.RUnlock()
+	if err != nil {
+		return nil, nil, fmt.Errorf("create the call channel: %w", err)
+	}
+	ours := os.NewFile(uintptr(fds[0]), "calls")
+	defer ours.Close() // FileConn dups it
+	conn, err := net.FileConn(ours)
+	if err != nil {
+		syscall.Close(fds[1])
+		return nil, nil, fmt.Errorf("create the call channel: %w", err)
+	}
+	return conn, os.NewFile(uintptr(fds[1]), "calls"), nil
+}
+
+// frameConn reads and writes the frames of a call channel. write is not safe for concurrent use
+// (the session serialises it); read is called by one goroutine.
+type frameConn struct {
+	conn net.Conn
+	r    *bufio.Reader
+	wbuf []byte
+	max  int // largest frame read accepted
+}
+
+func newFrameConn(conn net.Conn, maxFrame int) *frameConn {
+	return &frameConn{conn: conn, r: bufio.NewReaderSize(conn, 64<<10), max: maxFrame}
+}
+
+// write sends one message as a frame.
+func (c *frameConn) write(m proto.Message) error {
+	buf, err := proto.MarshalOptions{}.MarshalAppend(append(c.wbuf[:0], 0, 0, 0, 0), m)
+	if err != nil {
+		return fmt.Errorf("encode %T: %w", m, err)
+	}
+	binary.BigEndian.PutUint32(buf, uint32(len(buf)-frameHeader))
+	_, err = c.conn.Write(buf)
+	if cap(buf) <= 64<<10 {
+		c.wbuf = buf // reuse small buffers only
+	}
+	return err
+}
+
+// read receives one frame into ev.
+func (c *frameConn) read(ev *bridgev1.SessionEvent) error {
+	var header [frameHeader]byte
+	if _, err := io.ReadFull(c.r, header[:]); err != nil {
+		return err
+	}
+	size := binary.BigEndian.Uint32(header[:])
+	if int64(size) > int64(c.max) {
+		return fmt.Errorf("call channel: a frame of %d bytes is over the %d-byte limit", size, c.max)
+	}
+	body := make([]byte, size)
+	if _, err := io.ReadFull(c.r, body); err != nil {
+		return fmt.Errorf("call channel: truncated frame: %w", err)
+	}
+	if err := proto.Unmarshal(body, ev); err != nil {
+		return fmt.Errorf("call channel: decode an event: %w", err)
+	}
+	return nil
+}
+
+func (c *frameConn) close() error { return c.conn.Close() }

@@ -1,0 +1,74 @@
+package pools
+
+import (
+	"encoding/binary"
+	"net"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
+
+	bridgev1 "github.com/snakepool/snakepool/proto/snakepool/bridge/v1"
+)
+
+// pythonEnd returns both ends of a new call channel, the child's as a net.Conn.
+func pythonEnd(t *testing.T) (net.Conn, net.Conn) {
+	t.Helper()
+	ours, child, err := newCallChannel()
+	require.NoError(t, err)
+	theirs, err := net.FileConn(child)
+	require.NoError(t, err)
+	child.Close()
+	t.Cleanup(func() { ours.Close(); theirs.Close() })
+	return ours, theirs
+}
+
+// TestFrames: what the Go side writes is a 4-byte big-endian length and the message; what it
+// reads is checked against its limit and for truncation, with an error that says what was wrong.
+func TestFrames(t *testing.T) {
+	event := &bridgev1.SessionEvent{CallId: "c1", Event: &bridgev1.SessionEvent_Result{Result: &bridgev1.Result{ResultJson: []byte("42")}}}
+	body, err := proto.Marshal(event)
+	require.NoError(t, err)
+	frame := append(binary.BigEndian.AppendUint32(nil, uint32(len(body))), body...)
+
+	tests := []struct {
+		name    string
+		wire    []byte // what Python writes, then closes
+		max     int
+		wantErr string
+	}{
+		{"one event", frame, 1 << 20, ""},
+		{"over the limit", frame, len(body) - 1, "a frame of 10 bytes is over the 9-byte limit"},
+		{"truncated", frame[:len(frame)-2], 1 << 20, "truncated frame"},
+		{"not a message", append(binary.BigEndian.AppendUint32(nil, 2), 0xff, 0xff), 1 << 20, "decode an event"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ours, theirs := pythonEnd(t)
+			go func() { _, _ = theirs.Write(tt.wire); theirs.Close() }()
+			var got bridgev1.SessionEvent
+			err := newFrameConn(ours, tt.max).read(&got)
+			if tt.wantErr != "" {
+				require.ErrorContains(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.True(t, proto.Equal(event, &got))
+		})
+	}
+
+	t.Run("write", func(t *testing.T) {
+		ours, theirs := pythonEnd(t)
+		req := &bridgev1.SessionRequest{Request: &bridgev1.SessionRequest_Start{Start: &bridgev1.ExecuteRequest{CallId: "c2", Tool: "noop"}}}
+		go func() { _ = newFrameConn(ours, 1<<20).write(req) }()
+		var header [4]byte
+		_, err := theirs.Read(header[:])
+		require.NoError(t, err)
+		want, _ := proto.Marshal(req)
+		got := make([]byte, binary.BigEndian.Uint32(header[:]))
+		_, err = theirs.Read(got)
+		require.NoError(t, err)
+		assert.Equal(t, want, got)
+	})
+}

@@ -1,0 +1,240 @@
+"""The call channel: the Go side's Start messages and the calls' events, as length-prefixed
+protobuf frames on a connected Unix socket that the Go side passes at spawn (``--calls-fd``).
+
+Each frame is a 4-byte big-endian length and a serialised message: SessionRequest from Go,
+SessionEvent to Go (bridge.proto). No gRPC runs on this socket, which is why a call costs one read
+and one write on the thread that runs it:
+
+- process profile: the one tool thread (``snakepool-tool-0``) reads the socket, runs each call as it
+  reads it and writes its heartbeats and result itself. Between calls it also runs the calls that
+  Execute RPCs queued, so that every tool runs on that one thread.
+- thread profile: a reader thread (``snakepool-calls``) hands the calls to the tool threads, which
+  write their events themselves.
+
+Events are written under one lock, so the events of a call keep their order and end with its
+result or error. Cancel, Ping and Describe travel on gRPC (``_grpc_server``): they are answered
+while a tool runs, also in the process profile, where the tool thread reads this socket only
+between calls. The channel ends when the Go side closes its end (the calls started on it are then
+cancelled; in the process profile a helper thread, ``snakepool-calls-watch``, waits for that
+moment) or when the worker stops (once those calls have written their end, this side is shut).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import select
+import selectors
+import socket
+import struct
+import threading
+
+from ._dispatch import Call, Dispatcher
+from .bridge.v1 import bridge_pb2 as pb
+
+__all__ = ["CallChannel"]
+
+_log = logging.getLogger("snakepool.server")
+
+_HEADER = struct.Struct(">I")
+#: poll() events of a peer that closed or shut down its end (Linux; elsewhere a call that runs when
+#: the Go side closes the channel is not cancelled by it).
+_HANGUP = getattr(select, "POLLRDHUP", 0)
+_READ_SIZE = 1 << 16
+
+
+class _ChannelSink:
+    """The sink of the calls started on the channel: each event is one frame, written at once.
+
+    ``started`` is counted by the reader, ``finished`` here. Once the channel is closing, this side
+    is shut down as soon as every call started on it has written its last event.
+    """
+
+    __slots__ = ("_lock", "_sock", "closing", "ended", "finished", "started")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._lock = threading.Lock()
+        self.started = 0
+        self.finished = 0
+        self.closing = False
+        self.ended = False
+
+    def heartbeat(self, call: Call, heartbeat: pb.Heartbeat) -> None:
+        with self._lock:
+            if not call.done and not self.ended:
+                self._write(pb.SessionEvent(call_id=call.call_id, heartbeat=heartbeat))
+
+    def finish(self, call_id: str, result: pb.Result | None, error: pb.Error | None) -> None:
+        with self._lock:
+            self.finished += 1
+            if not self.ended:
+                self._write(pb.SessionEvent(call_id=call_id, result=result, error=error))
+            if self.closing and self.finished == self.started:
+                self._end()
+
+    def close(self) -> None:
+        with self._lock:
+            self.closing = True
+            if self.finished == self.started:
+                self._end()
+
+    def _write(self, event: pb.SessionEvent) -> None:
+        # Called with the lock held.
+        data = event.SerializeToString()
+        try:
+            if len(data) < _READ_SIZE:
+                self._sock.sendall(_HEADER.pack(len(data)) + data)
+            else:  # no copy of a large payload
+                self._sock.sendall(_HEADER.pack(len(data)))
+                self._sock.sendall(data)
+        except OSError as exc:  # the Go side is gone: nothing more can be delivered
+            _log.debug("cannot write to the call channel: %s", exc)
+            self.ended = True
+
+    def _end(self) -> None:
+        if not self.ended:
+            self.ended = True
+            with contextlib.suppress(OSError):
+                self._sock.shutdown(socket.SHUT_WR)
+
+
+class _Frames:
+    """Splits the bytes read from the socket into SessionRequests."""
+
+    __slots__ = ("_buf",)
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+
+    def feed(self, data: bytes) -> list[pb.SessionRequest]:
+        """Add ``data``; return the requests it completes (the rest waits for more data)."""
+        buf = self._buf
+        buf += data
+        requests = []
+        start = 0
+        while len(buf) - start >= _HEADER.size:
+            (size,) = _HEADER.unpack_from(buf, start)
+            end = start + _HEADER.size + size
+            if len(buf) < end:
+                break
+            requests.append(pb.SessionRequest.FromString(bytes(buf[start + _HEADER.size : end])))
+            start = end
+        del buf[:start]
+        return requests
+
+
+class CallChannel:
+    """Serves the calls that arrive on ``sock`` through ``dispatcher``.
+
+    In the process profile the dispatcher must have no tool thread of its own (``tool_threads=0``):
+    the channel's thread becomes its tool thread.
+    """
+
+    def __init__(self, dispatcher: Dispatcher, sock: socket.socket) -> None:
+        self._d = dispatcher
+        self._sock = sock
+        self.sink = _ChannelSink(sock)
+        self._inline = dispatcher.mode == "process"
+
+    def start(self) -> None:
+        """Start serving on a thread of its own."""
+        d = self._d
+        d.open_stream(self.sink)
+        if self._inline:
+            wake_r, wake_w = os.pipe()
+            os.set_blocking(wake_r, False)
+            os.set_blocking(wake_w, False)
+
+            def wake() -> None:
+                with contextlib.suppress(BlockingIOError):  # a wake-up is pending already
+                    os.write(wake_w, b"\0")
+
+            thread = threading.Thread(
+                target=self._serve_inline, args=(wake_r,), name="snakepool-tool-0", daemon=True
+            )
+            d.adopt_tool_thread(thread, wake)
+            if _HANGUP:
+                threading.Thread(target=self._watch_hangup, name="snakepool-calls-watch", daemon=True).start()
+        else:
+            thread = threading.Thread(target=self._serve_reader, name="snakepool-calls", daemon=True)
+        thread.start()
+
+    def _handle(self, request: pb.SessionRequest) -> None:
+        kind = request.WhichOneof("request")
+        if kind == "start":
+            self.sink.started += 1
+            if self._inline:
+                call = self._d.admit(request.start, self.sink)
+                if call is not None:
+                    self._d.run(call)
+            else:
+                self._d.start(request.start, self.sink)
+        elif kind == "cancel":
+            self._d.cancel(request.cancel.call_id, request.cancel.reason)
+        else:
+            _log.warning("ignoring a call-channel request of unknown kind (a newer supervisor?): %s", request)
+
+    def _serve_reader(self) -> None:
+        frames = _Frames()
+        reason = "the call channel closed"
+        try:
+            while data := self._sock.recv(_READ_SIZE):
+                for request in frames.feed(data):
+                    self._handle(request)
+        except OSError as exc:
+            reason = f"the call channel broke ({exc})"
+        except Exception:
+            _log.exception("internal error serving the call channel; ending it")
+            reason = "the call channel failed"
+        finally:
+            self._d.end_stream(self.sink, reason)
+
+    def _watch_hangup(self) -> None:
+        """The process profile's tool thread reads the socket only between calls: this thread sees
+        the Go side close its end during a call, and cancels the call (it reads nothing)."""
+        poller = select.poll()
+        poller.register(self._sock, _HANGUP)
+        while not poller.poll():
+            pass
+        self._d.end_stream(self.sink, "the call channel closed")
+
+    def _serve_inline(self, wake_r: int) -> None:
+        """The process profile's tool thread: calls from the socket and queued Execute calls, one
+        at a time, until the dispatcher stops its tool threads."""
+        d = self._d
+        frames = _Frames()
+        selector = selectors.DefaultSelector()
+        selector.register(self._sock, selectors.EVENT_READ, "calls")
+        selector.register(wake_r, selectors.EVENT_READ, "jobs")
+        open_ = True
+        try:
+            while True:
+                if not d.run_queued():
+                    return
+                for key, _ in selector.select():
+                    if key.data == "jobs":
+                        with contextlib.suppress(BlockingIOError):
+                            os.read(wake_r, 4096)
+                        continue
+                    try:
+                        data = self._sock.recv(_READ_SIZE)
+                    except OSError as exc:
+                        data, reason = b"", f"the call channel broke ({exc})"
+                    else:
+                        reason = "the call channel closed"
+                    if not data:
+                        selector.unregister(self._sock)
+                        open_ = False
+                        d.end_stream(self.sink, reason)
+                        continue
+                    for request in frames.feed(data):
+                        self._handle(request)
+        except Exception:
+            _log.exception("internal error on the tool thread; it stops")
+        finally:
+            selector.close()
+            os.close(wake_r)
+            if open_:
+                d.end_stream(self.sink, "the worker stopped")
