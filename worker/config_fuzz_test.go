@@ -29,7 +29,7 @@ var configErrorStarts = []string{"line ", "yaml: ", "the file is empty", "more t
 //     nothing), has absolute paths (python with a slash, dir), a memory limit whose bytes do not
 //     overflow, and its YAML encoding loads back to the same encoding.
 //
-// Run it with `go test -run='^$' -fuzz=FuzzLoadConfig ./worker` (`make fuzz-smoke` runs it 10s).
+// Run it with `go test -run='^$' -fuzz=FuzzLoadConfig ./worker` (`make fuzz-smoke` runs it briefly).
 func FuzzLoadConfig(f *testing.F) {
 	root := testenv.RepoRoot(f)
 	var seeds []string

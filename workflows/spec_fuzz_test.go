@@ -26,7 +26,7 @@ import (
 //     JSON) fails the workflow with the same message, and a spec it accepts the workflow accepts;
 //   - an accepted spec validates again, and its JSON encoding parses back to the same encoding.
 //
-// Run it with `go test -run='^$' -fuzz=FuzzParseSpec ./workflows` (`make fuzz-smoke` runs it 10s).
+// Run it with `go test -run='^$' -fuzz=FuzzParseSpec ./workflows` (`make fuzz-smoke` runs it briefly).
 func FuzzParseSpec(f *testing.F) {
 	examples, err := filepath.Glob(filepath.Join(testenv.RepoRoot(f), "examples", "*", "*.json"))
 	if err != nil {
