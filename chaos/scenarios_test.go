@@ -152,7 +152,7 @@ func goKillRestart(t *testing.T, h *harness, r *row) {
 	bound := 5 * time.Minute
 	run := h.startPipeline(t, h.client, p.pipelineQueue(), spec, bound)
 	waitEnded(t, rec, 1+n/3, 2*time.Minute)
-	waitMidCall(t, rec, func() []int { return w.pythons(t) }, 300*time.Millisecond)
+	waitMidCall(t, rec, func() []int { return w.pythons(t) }, 300*time.Millisecond, 700*time.Millisecond) // its items run 1s
 	killAt := w.kill(t)
 	left, _ := h.waitNoOrphans([]*workerProc{w}, nil, 15*time.Second)
 	took := time.Since(killAt)
@@ -215,7 +215,7 @@ func twoWorkers(t *testing.T, h *harness, r *row) {
 	bound := 5 * time.Minute
 	run := h.startPipeline(t, h.client, p.pipelineQueue(), spec, bound)
 	waitEnded(t, rec, n/4, 2*time.Minute)
-	waitMidCall(t, rec, func() []int { return a.pythons(t) }, 300*time.Millisecond)
+	waitMidCall(t, rec, func() []int { return a.pythons(t) }, 300*time.Millisecond, 700*time.Millisecond) // its items run 1s
 	aPythons := map[int]bool{}
 	for _, pid := range a.pythons(t) {
 		aPythons[pid] = true

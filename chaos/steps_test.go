@@ -159,14 +159,17 @@ func redone(execs []execution, lost map[string]bool, at time.Time) (last time.Ti
 	return last, missing
 }
 
-// waitMidCall waits (bounded) until a call has run for at least age in one of the processes
-// pids returns, so that a kill then interrupts it.
-func waitMidCall(t *testing.T, rec *recordLog, pids func() []int, age time.Duration) {
+// waitMidCall waits (bounded) until a call has run for between minAge and maxAge in one of the
+// processes pids returns, so that a kill then interrupts it. The upper bound matters: a call seen
+// running long after it started may be just about to return (the record of its end not read yet),
+// and a kill then proves nothing.
+func waitMidCall(t *testing.T, rec *recordLog, pids func() []int, minAge, maxAge time.Duration) {
 	t.Helper()
 	ok, err := rec.waitFor(time.Minute, func(execs []execution) bool {
 		live := pids()
 		for _, x := range execs {
-			if x.end == nil && time.Since(x.start.time()) >= age && slices.Contains(live, x.start.PID) {
+			age := time.Since(x.start.time())
+			if x.end == nil && age >= minAge && age <= maxAge && slices.Contains(live, x.start.PID) {
 				return true
 			}
 		}
@@ -176,7 +179,7 @@ func waitMidCall(t *testing.T, rec *recordLog, pids func() []int, age time.Durat
 		t.Fatal(err)
 	}
 	if !ok {
-		t.Fatalf("chaos: no call ran for %s within a minute", age)
+		t.Fatalf("chaos: no call was between %s and %s into its run within a minute", minAge, maxAge)
 	}
 }
 
