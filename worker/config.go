@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -233,6 +234,9 @@ const (
 
 var poolNamePattern = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
 
+// maxWorkerMemoryMB is the largest max_worker_memory_mb whose bytes fit in an int64.
+const maxWorkerMemoryMB = math.MaxInt64 >> 20
+
 // LoadConfig reads a YAML config file strictly (an unknown field is an error naming it and its
 // line), resolves its relative paths against the file's directory, applies the defaults and
 // validates it. Errors start with the file name.
@@ -255,6 +259,9 @@ func LoadConfig(path string) (Config, error) {
 // ParseConfig is LoadConfig on YAML text whose relative paths are relative to baseDir
 // (the current directory when empty).
 func ParseConfig(data []byte, baseDir string) (Config, error) {
+	if err := checkUTF8(data); err != nil {
+		return Config{}, err
+	}
 	var cfg Config
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
@@ -262,7 +269,7 @@ func ParseConfig(data []byte, baseDir string) (Config, error) {
 		if errors.Is(err, io.EOF) {
 			return Config{}, errors.New("the file is empty")
 		}
-		return Config{}, err
+		return Config{}, explainTypeError(data, err)
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
@@ -361,8 +368,8 @@ func (c Config) Validate() error {
 			return bad("task_queue %q is also the task queue of %s", p.TaskQueue, other)
 		}
 		queues[p.TaskQueue] = field
-		if p.MaxWorkerMemoryMB < 0 {
-			return bad("max_worker_memory_mb must be >= 0, got %d", p.MaxWorkerMemoryMB)
+		if p.MaxWorkerMemoryMB < 0 || p.MaxWorkerMemoryMB > maxWorkerMemoryMB {
+			return bad("max_worker_memory_mb must be from 0 to %d, got %d", maxWorkerMemoryMB, p.MaxWorkerMemoryMB)
 		}
 		if p.HeartbeatInterval < 0 {
 			return bad("heartbeat_interval must be >= 0, got %s", p.HeartbeatInterval)

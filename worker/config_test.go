@@ -3,6 +3,7 @@ package worker_test
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -142,8 +143,28 @@ func TestParseConfigErrors(t *testing.T) {
 		{"no pools", "temporal: {address: x:1}\n", "pools: at least one pool is required"},
 		{"unknown top-level field", "pool: []\n", "line 1: field pool not found"},
 		{"unknown pool field names field and line", "pools:\n  - name: a\n    size: 1\n    adapter: a:B\n    sizes: 2\n", "line 5: field sizes not found"},
-		{"wrong type", "pools:\n  - name: a\n    size: two\n", "line 3: cannot unmarshal !!str `two` into int"},
-		{"bad duration", "temporal: {worker_stop_timeout: soon}\npools: []\n", "line 1: cannot unmarshal !!str `soon` into time.Duration"},
+		{"wrong type", "pools:\n  - name: a\n    size: two\n", "line 3: pools[0].size: cannot unmarshal !!str `two` into int"},
+		{
+			"bad duration", "temporal: {worker_stop_timeout: soon}\npools: []\n",
+			"line 1: temporal.worker_stop_timeout: cannot unmarshal !!str `soon` into time.Duration (a duration such as \"30s\", \"5m\" or \"1h30m\")",
+		},
+		{
+			"two wrong types on one line",
+			"pools:\n  - {name: a, size: [2], adapter: a:B, stop_timeout: 3}\n",
+			"line 2: pools[0].size: cannot unmarshal !!seq into int\n  line 2: pools[0].stop_timeout: cannot unmarshal !!int `3` into time.Duration",
+		},
+		{"wrong type in a map", "pools:\n  - name: a\n    env: {A: [1]}\n", "line 3: pools[0].env.A: cannot unmarshal !!seq into string"},
+		{"pools not a list", "pools: 3\n", "line 1: pools: cannot unmarshal !!int `3` into []worker.PoolConfig"},
+		{"not a mapping", "- math\n", "line 1: the top level (a mapping of temporal, metrics and pools): cannot unmarshal !!seq into worker.Config"},
+		{
+			"an alias names its own field",
+			"temporal: {namespace: &one 1}\npools:\n  - {name: a, size: *one, adapter: a:B, stop_timeout: *one}\n",
+			"line 1: pools[0].stop_timeout: cannot unmarshal !!int `1` into time.Duration (a duration",
+		},
+		{"a mapping for a list", "pools: {a: {b: 1}}\n", "line 1: pools: cannot unmarshal !!map into []worker.PoolConfig"},
+		{"not UTF-8", "pools:\n  - name: caf\xe9\n", "line 2, column 14: byte 0xE9 is not valid UTF-8 (the file must be UTF-8 text)"},
+		{"nested too deep", strings.Repeat("[", 10001), "yaml: exceeded max depth of 10000"},
+		{"bad indentation", "pools:\n  - name: a\n   size: 1\n", "yaml: line 1: did not find expected '-' indicator"},
 		{"missing name", "pools:\n  - size: 1\n    adapter: a:B\n", "line 2: pools[0]: name is required"},
 		{"bad name", "pools:\n  - name: a b\n    size: 1\n    adapter: a:B\n", `line 2: pools[0] ("a b"): name must match`},
 		{
@@ -174,6 +195,11 @@ func TestParseConfigErrors(t *testing.T) {
 			"negative heartbeat interval",
 			"pools:\n  - name: a\n    size: 1\n    adapter: a:B\n    heartbeat_interval: -1s\n",
 			`pools[0] ("a"): heartbeat_interval must be >= 0, got -1s`,
+		},
+		{
+			"memory limit whose bytes overflow",
+			"pools:\n  - name: a\n    size: 1\n    adapter: a:B\n    max_worker_memory_mb: 17592186044416\n",
+			`line 2: pools[0] ("a"): max_worker_memory_mb must be from 0 to 8796093022207, got 17592186044416`,
 		},
 		{
 			"negative progress timeout",
@@ -207,7 +233,7 @@ func TestLoadConfigNamesTheFile(t *testing.T) {
 
 	_, err = worker.LoadConfig(filepath.Join(dir, "missing.yaml"))
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "missing.yaml")
+	assert.Equal(t, "config: open "+filepath.Join(dir, "missing.yaml")+": no such file or directory", err.Error())
 }
 
 // The example config must stay valid, and its python must be the repository's .venv.

@@ -4,8 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
+	"math/big"
 	"slices"
+	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // The JSON types that checkFields expects of each field.
@@ -17,6 +22,7 @@ const (
 	jsonNumber
 	jsonInteger
 	jsonPositiveInteger // at least 1
+	jsonInt32           // an integer that fits in 32 bits
 	jsonObject
 	jsonStringList
 	jsonStepList
@@ -37,6 +43,8 @@ func (t jsonType) String() string {
 		return "an integer"
 	case jsonPositiveInteger:
 		return "an integer of at least 1"
+	case jsonInt32:
+		return "an integer"
 	case jsonObject, jsonOptionsObject, jsonRetryObject, jsonMapObject, jsonWaitObject:
 		return "an object"
 	case jsonBool:
@@ -67,7 +75,7 @@ var (
 		{"initial_interval", jsonString},
 		{"backoff_coefficient", jsonNumber},
 		{"maximum_interval", jsonString},
-		{"maximum_attempts", jsonInteger},
+		{"maximum_attempts", jsonInt32},
 		{"non_retryable_error_types", jsonStringList},
 	}
 	mapFields = []field{
@@ -111,20 +119,78 @@ var (
 )
 
 // checkFields reports the first field of a spec (in document order of the schema, unknown keys in
-// alphabetical order) that is unknown or of the wrong JSON type, or nil. data must be valid JSON.
-func checkFields(data []byte) *SpecError {
+// alphabetical order) that is unknown or of the wrong JSON type, or nil. With duplicates, it also
+// reports a key given twice in an object of the schema (encoding/json takes the last value, and
+// fails when an earlier one has the wrong type). data must be valid JSON.
+func checkFields(data []byte, duplicates bool) *SpecError {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var v any
-	if err := dec.Decode(&v); err != nil {
+	var err error
+	if duplicates {
+		v, err = decodeTokens(dec) // slower (about 2.5x): only to explain a decoding error
+	} else {
+		err = dec.Decode(&v)
+	}
+	if err != nil {
 		return &SpecError{Field: "(spec)", Step: -1, Problem: err.Error()}
 	}
 	top, ok := v.(map[string]any)
 	if !ok {
 		return &SpecError{Field: "(spec)", Step: -1, Problem: "must be a JSON object with \"steps\""}
 	}
-	c := fieldChecker{}
+	c := fieldChecker{duplicates: duplicates}
 	return c.object(top, "", topFields, stepRef{index: -1})
+}
+
+// duplicatesKey holds, in an object decoded by decodeTokens, the keys that it has more than once.
+// It is not UTF-8, so no decoded key is equal to it.
+const duplicatesKey = "\xff duplicates"
+
+// decodeTokens decodes the next JSON value of dec as dec.Decode into an any would (UseNumber as
+// set on dec), and lists the keys an object has more than once under duplicatesKey.
+func decodeTokens(dec *json.Decoder) (any, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	switch tok {
+	case json.Delim('{'):
+		obj := map[string]any{}
+		var dups []string
+		for dec.More() {
+			key, err := dec.Token()
+			if err != nil {
+				return nil, err
+			}
+			v, err := decodeTokens(dec)
+			if err != nil {
+				return nil, err
+			}
+			k, _ := key.(string)
+			if _, seen := obj[k]; seen {
+				dups = append(dups, k)
+			}
+			obj[k] = v
+		}
+		if dups != nil {
+			obj[duplicatesKey] = dups
+		}
+		_, err := dec.Token() // }
+		return obj, err
+	case json.Delim('['):
+		list := []any{}
+		for dec.More() {
+			v, err := decodeTokens(dec)
+			if err != nil {
+				return nil, err
+			}
+			list = append(list, v)
+		}
+		_, err := dec.Token() // ]
+		return list, err
+	}
+	return tok, nil
 }
 
 // stepRef identifies the step whose fields are being checked, for SpecError.
@@ -134,15 +200,22 @@ type stepRef struct {
 	name  string
 }
 
-type fieldChecker struct{}
+// fieldChecker checks the fields of a decoded spec; duplicates: keys given twice (which only
+// decodeTokens records) are errors.
+type fieldChecker struct{ duplicates bool }
 
 func (c fieldChecker) object(obj map[string]any, prefix string, fields []field, step stepRef) *SpecError {
 	bad := func(path, problem string) *SpecError {
 		return &SpecError{Field: path, Step: step.index, StepPath: step.path, StepName: step.name, Problem: problem}
 	}
+	if dups, ok := obj[duplicatesKey].([]string); ok && c.duplicates {
+		return bad(join(prefix, fieldName(dups[0])), "given twice (the keys of an object must be unique)")
+	}
 	keys := make([]string, 0, len(obj))
 	for k := range obj {
-		keys = append(keys, k)
+		if k != duplicatesKey {
+			keys = append(keys, k)
+		}
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
@@ -151,7 +224,7 @@ func (c fieldChecker) object(obj map[string]any, prefix string, fields []field, 
 			for i, f := range fields {
 				names[i] = f.name
 			}
-			return bad(join(prefix, k), "unknown field (known: "+strings.Join(names, ", ")+")")
+			return bad(join(prefix, fieldName(k)), "unknown field (known: "+strings.Join(names, ", ")+")")
 		}
 	}
 	for _, f := range fields {
@@ -177,23 +250,37 @@ func (c fieldChecker) value(v any, path string, typ jsonType, step stepRef, bad 
 			return wrong()
 		}
 	case jsonNumber:
-		if _, ok := v.(json.Number); !ok {
+		n, ok := v.(json.Number)
+		if !ok {
 			return wrong()
+		}
+		if _, err := n.Float64(); err != nil {
+			return bad(path, "must be a number of at most "+strconv.FormatFloat(math.MaxFloat64, 'g', -1, 64)+", not "+n.String())
 		}
 	case jsonBool:
 		if _, ok := v.(bool); !ok {
 			return wrong()
 		}
-	case jsonInteger, jsonPositiveInteger:
+	case jsonInteger, jsonPositiveInteger, jsonInt32:
 		n, ok := v.(json.Number)
 		if !ok {
 			return wrong()
 		}
+		lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
+		if typ == jsonInt32 {
+			lo, hi = math.MinInt32, math.MaxInt32
+		}
 		i, err := n.Int64()
-		if err != nil {
+		if _, isInteger := new(big.Int).SetString(n.String(), 10); err != nil && !isInteger {
 			return bad(path, "must be an integer, not "+n.String())
 		}
-		if typ == jsonPositiveInteger && i < 1 {
+		negative := strings.HasPrefix(n.String(), "-")
+		switch {
+		case (err != nil && negative) || i < lo:
+			return bad(path, fmt.Sprintf("must be at least %d, not %s", lo, n))
+		case err != nil || i > hi:
+			return bad(path, fmt.Sprintf("must be at most %d, not %s", hi, n))
+		case typ == jsonPositiveInteger && i < 1:
 			return bad(path, "must be at least 1, not "+n.String())
 		}
 	case jsonStringList:
@@ -247,6 +334,15 @@ func (c fieldChecker) value(v any, path string, typ jsonType, step stepRef, bad 
 	return nil
 }
 
+// fieldName shows a key that is not a plain field name (empty, with white space or punctuation)
+// quoted and cut to 40 bytes, so that it reads as a name in a path such as `steps[0]."a b"`.
+func fieldName(key string) string {
+	if key != "" && strings.IndexFunc(key, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '_' && r != '$' }) < 0 && len(key) <= 40 {
+		return key
+	}
+	return strconv.Quote(truncate(key, 40))
+}
+
 func join(prefix, name string) string {
 	if prefix == "" {
 		return name
@@ -274,9 +370,13 @@ func describeJSON(v any) string {
 	}
 }
 
+// truncate cuts s to at most n bytes and "...", at a rune boundary.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n] + "..."
 }

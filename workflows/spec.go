@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 )
 
@@ -333,15 +332,16 @@ func (e *SpecError) Error() string {
 }
 
 // ParseSpec decodes a PipelineSpec from JSON strictly (unknown fields, fields of the wrong type and
-// trailing data are errors) and validates it. Errors are *SpecError, or name the JSON syntax error.
+// trailing data are errors) and validates it. Errors are *SpecError, or name the JSON syntax error
+// and its line and column.
 func ParseSpec(data []byte) (PipelineSpec, error) {
 	var spec PipelineSpec
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&spec); err != nil {
-		return PipelineSpec{}, fmt.Errorf("invalid pipeline JSON: %w", err)
+		return PipelineSpec{}, fmt.Errorf("invalid pipeline JSON: %w", jsonSyntaxError(data, err))
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return PipelineSpec{}, errors.New("invalid pipeline JSON: unexpected data after the top-level object")
+	if err := trailingData(data, dec, "object"); err != nil {
+		return PipelineSpec{}, fmt.Errorf("invalid pipeline JSON: %w", err)
 	}
 	if err := spec.Validate(); err != nil {
 		return PipelineSpec{}, err
@@ -362,10 +362,13 @@ func (s *PipelineSpec) UnmarshalJSON(data []byte) error {
 	}
 	type plain PipelineSpec // no methods: no recursion
 	var p plain
-	checkErr := checkFields(data)
+	checkErr := checkFields(data, false)
 	if err := json.Unmarshal(data, &p); err != nil && checkErr == nil {
-		// checkFields knows every field and type; this is a safety net.
-		checkErr = &SpecError{Field: "(spec)", Step: -1, Problem: err.Error()}
+		// checkFields knows every field and type: the value that failed is one of a key given
+		// twice, or the internals of "continued" (set by the workflow).
+		if checkErr = checkFields(data, true); checkErr == nil {
+			checkErr = &SpecError{Field: "(spec)", Step: -1, Problem: err.Error()}
+		}
 	}
 	*s = PipelineSpec(p)
 	s.decodeErr = checkErr

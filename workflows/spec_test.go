@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -49,7 +50,12 @@ func TestParseSpec(t *testing.T) {
 		{"duplicate names", `{"steps":[{"name":"a","pool":"m","tool":"t"},{"name":"a","pool":"m","tool":"t"}]}`, `step 1 ("a"): steps[1].name: duplicate of step 0`},
 		{"bad name", `{"steps":[{"name":"a b","pool":"m","tool":"t"}]}`, `steps[0].name: must match`},
 		{"unknown field", `{"steps":[{"pool":"m","tool":"t","arguments":{}}]}`, `invalid pipeline: step 0: steps[0].arguments: unknown field (known: name, pool, tool, args`},
-		{"not JSON", `steps:`, "invalid pipeline JSON"},
+		{"not JSON", `steps:`, "invalid pipeline JSON: line 1, column 1: invalid character 's' looking for beginning of value"},
+		{"syntax error names line and column", "{\"steps\": [\n  {\"pool\": \"m\", \"tool\": \"t\",}\n]}", "invalid pipeline JSON: line 2, column 29: invalid character '}' looking for beginning of object key string"},
+		{"cut short", `{"steps": [{"pool": "m"`, "invalid pipeline JSON: line 1, column 24: the JSON ends before the value does (unexpected end of input)"},
+		{"empty", ``, "invalid pipeline JSON: the text is empty: a JSON value is required"},
+		{"nested too deep", strings.Repeat(`{"steps":[`, 5001), "invalid pipeline JSON: line 1, column 50001: invalid character '{' exceeded max depth"},
+		{"not UTF-8 in a name", "{\"steps\":[{\"name\":\"caf\xe9\",\"pool\":\"m\",\"tool\":\"t\"}]}", "invalid pipeline: step 0 (\"caf\uFFFD\"): steps[0].name: must match [A-Za-z0-9_.-]+"},
 		{"not an object", `[1]`, "invalid pipeline: (spec): must be a JSON object"},
 		{"null", `null`, "invalid pipeline: steps: at least one step is required"},
 
@@ -97,6 +103,13 @@ func TestParseSpec(t *testing.T) {
 		{"steps not a list", `{"steps":{"pool":"m"}}`, `invalid pipeline: steps: must be a list of steps (objects), not an object`},
 		{"step not an object", `{"steps":["square"]}`, `invalid pipeline: step 0: steps[0]: must be a step (an object), not a string ("square")`},
 		{"retry attempts not an integer", `{"steps":[{"pool":"m","tool":"t","retry":{"maximum_attempts":"3"}}]}`, `steps[0].retry.maximum_attempts: must be an integer, not a string ("3")`},
+		{"empty key", `{"steps":[{"pool":"m","tool":"t","":1}]}`, `invalid pipeline: step 0: steps[0]."": unknown field (known: name, pool, tool`},
+		{"key with a space", `{"steps":[{"pool":"m","tool":"t","heartbeat timeout":"1s"}]}`, `invalid pipeline: step 0: steps[0]."heartbeat timeout": unknown field`},
+		{"attempts beyond 32 bits", `{"steps":[{"pool":"m","tool":"t","retry":{"maximum_attempts":4294967297}}]}`, `steps[0].retry.maximum_attempts: must be at most 2147483647, not 4294967297`},
+		{"integer beyond 64 bits", `{"steps":[{"pool":"m","tool":"t","map":{"over":[1],"as":"x","offset":-99999999999999999999}}]}`, `steps[0].map.offset: must be at least -9223372036854775808, not -99999999999999999999`},
+		{"number beyond float64", `{"steps":[{"pool":"m","tool":"t","retry":{"backoff_coefficient":1e400}}]}`, `steps[0].retry.backoff_coefficient: must be a number of at most 1.7976931348623157e+308, not 1e400`},
+		{"key given twice, the first of the wrong type", `{"steps":[{"pool":"m","tool":"t","map":"","map":{"over":[1],"as":"x"}}]}`, `invalid pipeline: step 0: steps[0].map: given twice (the keys of an object must be unique)`},
+		{"key given twice, both fine", `{"steps":[{"pool":"m","tool":"t","tool":"u"}]}`, ""},
 		{"unknown default", `{"defaults":{"timeout":"1m"},"steps":[{"pool":"m","tool":"t"}]}`, `invalid pipeline: defaults.timeout: unknown field`},
 
 		// References.
@@ -111,7 +124,7 @@ func TestParseSpec(t *testing.T) {
 		{"item in over", `{"steps":[{"pool":"m","tool":"t","map":{"over":[{"$ref":"item"}],"as":"x"}}]}`, `steps[0].map.over[0]: reference "item": only a map step's args`},
 		{"ref with other keys", `{"steps":[{"pool":"m","tool":"t","args":{"v":{"$ref":"item","x":1}}}]}`, `steps[0].args.v: an object with "$ref" must have no other key`},
 		{"ref not a string", `{"steps":[{"pool":"m","tool":"t","args":{"v":{"$ref":1}}}]}`, `steps[0].args.v: "$ref" must be a string, not a number (1)`},
-		{"trailing data", `{"steps":[{"pool":"m","tool":"t"}]} {}`, "unexpected data after the top-level object"},
+		{"trailing data", `{"steps":[{"pool":"m","tool":"t"}]} {}`, "invalid pipeline JSON: line 1, column 37: unexpected data after the top-level object"},
 
 		// Retry policies Temporal would refuse (issue 9.6).
 		{"maximum below initial", `{"steps":[{"pool":"m","tool":"t","retry":{"initial_interval":"10s","maximum_interval":"5s"}}]}`, `steps[0].retry.maximum_interval: 5s is below the initial interval (10s, initial_interval)`},

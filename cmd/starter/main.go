@@ -23,7 +23,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -147,10 +146,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return fail(exitUsage, "read the input: %v", err)
 		}
-		if !json.Valid(input) {
-			return fail(exitUsage, "%s: the input is not valid JSON", o.input)
+		value, err := workflows.ParseInput(input)
+		if err != nil {
+			return fail(exitUsage, "%s: %v", o.input, err)
 		}
-		wfArgs = append(wfArgs, json.RawMessage(input))
+		wfArgs = append(wfArgs, value)
 	}
 	if o.workflowID == "" {
 		o.workflowID = defaultWorkflowID(o.pipeline)

@@ -67,6 +67,22 @@ func TestUsageAndSpecErrors(t *testing.T) {
 			exitUsage, "typo.json: invalid pipeline: step steps[0].parallel[0]: steps[0].parallel[0].retry.max_attempts: unknown field",
 		},
 		{
+			"spec not JSON names the line and column",
+			[]string{"--pipeline", writeFile(t, "syntax.json", "{\"steps\": [\n  {\"pool\": \"math\" \"tool\": \"noop\"}\n]}")},
+			exitUsage, `syntax.json: invalid pipeline JSON: line 2, column 19: invalid character '"' after object key:value pair`,
+		},
+		{"missing input file", []string{"--pipeline", valid, "--input", "/nonexistent/in.json"}, exitUsage, "read the input: open /nonexistent/in.json"},
+		{
+			"input not JSON names the line and column",
+			[]string{"--pipeline", valid, "--input", writeFile(t, "in.json", "{\"x\": 1,\n \"y\": }")},
+			exitUsage, `in.json: invalid pipeline input: line 2, column 7: invalid character '}' looking for beginning of value`,
+		},
+		{
+			"two values in the input",
+			[]string{"--pipeline", valid, "--input", writeFile(t, "two.json", `{"x": 1} {"x": 2}`)},
+			exitUsage, `two.json: invalid pipeline input: line 1, column 10: unexpected data after the top-level value`,
+		},
+		{
 			"reference to a later step",
 			[]string{"--pipeline", writeFile(t, "ref.json", `{"steps":[{"name":"a","pool":"m","tool":"t","args":{"v":{"$ref":"steps.b.result"}}},{"name":"b","pool":"m","tool":"t"}]}`)},
 			exitUsage, `step 0 ("a"): steps[0].args.v: reference "steps.b.result": step steps[1] ("b") has not finished`,
