@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -67,9 +68,9 @@ func heartbeat(hb *bridgev1.Heartbeat) Heartbeat {
 // events, ctx and the cancel grace at once, and runs OnHeartbeat in order.
 func (p *Pool) executeSession(ctx context.Context, w *worker, s *session, req *bridgev1.ExecuteRequest, call Call, begin time.Time) (json.RawMessage, error) {
 	callID := req.GetCallId()
-	mb, err := s.start(req)
+	mb, err := s.start(ctx, callID, &bridgev1.SessionRequest{Request: &bridgev1.SessionRequest_Start{Start: req}})
 	if err != nil {
-		return nil, p.streamError(w, callID, call.Tool, err)
+		return nil, p.sendError(ctx, w, callID, call.Tool, err)
 	}
 	defer s.forget(callID)
 
@@ -142,8 +143,8 @@ func (p *Pool) outcome(ctx context.Context, w *worker, callID, tool string, begi
 		Traceback:    e.GetTraceback(),
 		NonRetryable: e.GetNonRetryable(),
 	}
-	if te.Type == "Cancelled" && p.stoppingWorker(w) {
-		// Stop's SIGTERM cancelled the calls the drain left running.
+	if (te.Type == "Cancelled" || te.Type == "WorkerBusy") && p.stoppingWorker(w) {
+		// Stop's stop command cancelled the calls the drain left running (or refused one that raced it).
 		return nil, fmt.Errorf("pools: pool %q: call %s (%s) interrupted by Stop: %w (%w)",
 			p.opts.Name, callID, tool, ErrPoolClosed, te)
 	}
@@ -171,6 +172,19 @@ func (p *Pool) abandon(w *worker, callID, tool string) string {
 		w.kill()
 	}
 	return "worker " + w.id + " was killed"
+}
+
+// sendError is the error of a call whose Start could not be sent.
+func (p *Pool) sendError(ctx context.Context, w *worker, callID, tool string, err error) error {
+	switch {
+	case errors.Is(err, errNotSent):
+		return p.cancelledError(ctx, callID, tool, "before the worker took it")
+	case errors.Is(err, errHalfSent):
+		return p.cancelledError(ctx, callID, tool, fmt.Sprintf(
+			"worker %s did not read the call within %s of the cancel, and was killed", w.id, p.opts.CancelGrace))
+	default:
+		return p.streamError(w, callID, tool, err)
+	}
 }
 
 // cancelledError is the error of a call whose context ended.

@@ -11,7 +11,7 @@ import (
 
 // protocolVersion is the bridge protocol version this package speaks (PROTOCOL_VERSION in
 // bridge.proto's handshake comment).
-const protocolVersion = 2
+const protocolVersion = 3
 
 // maxHandshakeBytes bounds the handshake line (an error traceback can be long).
 const maxHandshakeBytes = 1 << 20

@@ -66,7 +66,7 @@ type worker struct {
 	pid       int
 	marker    string // MarkerEnv's value in its environment (and its tools')
 	dir       string
-	stdin     *os.File
+	stdin     *os.File // the lifeline: its end means "the supervisor is gone"; it carries the stop command
 	readEnds  []*os.File
 	readers   sync.WaitGroup
 	calls     net.Conn // the Go end of the call channel (calls.go)
@@ -153,7 +153,7 @@ func (p *Pool) startWorker(ctx context.Context, slot int) (*worker, error) {
 		return nil, fmt.Errorf("pools: pool %q: start worker %s: %w", p.opts.Name, id, err)
 	}
 	if err := w.connect(ctx); err != nil {
-		w.terminate(0)
+		w.stop(0)
 		w.cleanup()
 		var ae *AdapterError
 		if errors.As(err, &ae) {
@@ -261,6 +261,7 @@ func (w *worker) spawn() (err error) {
 		"--mode", string(o.Profile),
 		"--max-workers", strconv.Itoa(o.ThreadsPerWorker),
 		"--worker-id", w.id,
+		"--supervised", // the lifecycle is ours: lifecycle.go
 	}
 	if o.LogLevel != "" {
 		args = append(args, "--log-level", o.LogLevel)
@@ -438,29 +439,6 @@ func (w *worker) kill() {
 	if err := killGroup(w.pid, syscall.SIGKILL); err != nil {
 		w.log.Warn("kill python worker", slog.Any("error", err))
 	}
-}
-
-// terminate ends the process: SIGTERM to its group (the server stops gracefully: it cancels its
-// calls and runs the adapter's teardown), then SIGKILL after grace. It returns once the process
-// has been reaped. (Stdin stays open until cleanup: its EOF means "the parent died" to Python.)
-func (w *worker) terminate(grace time.Duration) {
-	if w.cmd == nil {
-		return
-	}
-	if grace > 0 {
-		if err := killGroup(w.pid, syscall.SIGTERM); err != nil {
-			w.log.Warn("terminate python worker", slog.Any("error", err))
-		}
-		t := time.NewTimer(grace)
-		select {
-		case <-w.exited:
-		case <-t.C:
-			w.log.Warn("python worker ignored SIGTERM; killing it", slog.Duration("stop_timeout", grace))
-		}
-		t.Stop()
-	}
-	w.kill()
-	<-w.exited
 }
 
 // cleanup releases what the worker holds once its process is gone (or was never started): any

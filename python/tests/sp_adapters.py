@@ -38,6 +38,7 @@ class TestAdapter(ShowcaseAdapter):
         if marker:
             with open(marker, "w") as f:
                 f.write("teardown ran")
+        _record("teardown ran")
 
     @thread_safe_method
     @tool(description="compute(x), reporting when it started and ended (time.monotonic)")
@@ -167,6 +168,46 @@ class TestAdapter(ShowcaseAdapter):
         import sqlite3
 
         return sqlite3.sqlite_version
+
+    @thread_safe_method
+    @tool(description="Heartbeat 'started', wait for the cancel, take `delay` s more, record 'tool ended'")
+    def slow_to_cancel(self, ctx: ToolContext, delay: float) -> None:
+        ctx.heartbeat("started")
+        ctx.wait_cancelled()
+        time.sleep(delay)
+        _record("tool ended")
+        ctx.check_cancelled()
+
+    @thread_safe_method
+    @tool(description="Heartbeat 'started', then sleep `seconds` without looking at ctx.cancelled")
+    def hold(self, ctx: ToolContext, seconds: float) -> float:
+        ctx.heartbeat("started")
+        time.sleep(seconds)
+        _record("hold ended")
+        return seconds
+
+    @thread_safe_method
+    @tool(description="Start a forked child and an exec'd `sleep 60`; return their pids")
+    def fork_and_exec_children(self) -> list[int]:
+        forked = os.fork()
+        if forked == 0:  # the child: sleep until a signal ends it
+            time.sleep(60)
+            os._exit(0)
+        execd = subprocess.Popen(["sleep", "60"])
+        return [forked, execd.pid]
+
+    @thread_safe_method
+    @tool(description="What the tool reads on stdin")
+    def read_stdin(self) -> str:
+        return sys.stdin.read()
+
+
+def _record(event: str) -> None:
+    """Append ``event`` to the file named by SP_EVENTS, if set (the order of events in a worker)."""
+    path = os.environ.get("SP_EVENTS")
+    if path:
+        with open(path, "a") as f:
+            f.write(event + "\n")
 
 
 class PlainAdapter(Adapter):

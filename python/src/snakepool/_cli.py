@@ -77,7 +77,14 @@ def parser() -> argparse.ArgumentParser:
         "--shutdown-grace",
         type=float,
         default=5.0,
-        help="seconds that running calls get to finish after SIGTERM, once cancelled (default 5)",
+        help="seconds that running calls get to finish once cancelled by a stop (default 5; the "
+        "supervisor's stop command carries its own)",
+    )
+    p.add_argument(
+        "--supervised",
+        action="store_true",
+        help="the supervisor owns the lifecycle: ignore SIGTERM, SIGINT and SIGHUP and stop on the "
+        "stop command on stdin (end of file on stdin: the supervisor is gone, exit at once)",
     )
     return p
 
@@ -100,9 +107,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(AttributeError, ValueError):
             stream.reconfigure(line_buffering=True)  # type: ignore[union-attr]
-    _lifeline.watch_parent()
     stopper = Stopper()
-    stopper.install_signal_handlers()
+    stopper.install_signal_handlers(supervised=opts.supervised)
+    _lifeline.watch_parent(stopper.command)
 
     mode: str = opts.mode
     max_workers = 1 if mode == "process" else opts.max_workers
@@ -172,9 +179,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         _log.error("cannot write the handshake to fd %s: %s", handshake_fd, exc)
         flush_and_exit(1)
 
-    reason = stopper.wait()
-    shut_down(dispatcher, server, reason, opts.shutdown_grace, opts.socket)
-    flush_and_exit(0)
+    request = stopper.wait()
+    flush_and_exit(shut_down(dispatcher, server, request, opts.shutdown_grace, opts.socket))
 
 
 def _channel_socket(fd: int) -> socket.socket:

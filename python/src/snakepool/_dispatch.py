@@ -126,6 +126,8 @@ class Dispatcher:
         self._active: dict[str, Call] = {}
         self._streams: set[StreamSink] = set()
         self._stopping = ""
+        #: Set once stopping and no call is left (created by wait_idle).
+        self._idle: threading.Event | None = None
         self._completed = 0
         self._anon = itertools.count(1)
         self._jobs: queue.SimpleQueue[Call | None] = queue.SimpleQueue()
@@ -194,6 +196,17 @@ class Dispatcher:
     def active_count(self) -> int:
         with self._lock:
             return len(self._active)
+
+    def wait_idle(self, timeout: float) -> bool:
+        """After :meth:`stop`: wait up to ``timeout`` seconds until no call runs; False if some still
+        do. (A call's tool code has returned once the call is no longer counted.)"""
+        with self._lock:
+            if not self._active:
+                return True
+            if self._idle is None:
+                self._idle = threading.Event()
+            idle = self._idle
+        return idle.wait(timeout)
 
     # --- admitting calls -------------------------------------------------------------------------
 
@@ -321,6 +334,8 @@ class Dispatcher:
                 call.done = True
                 self._active.pop(call_id, None)
                 self._completed += 1
+                if self._idle is not None and not self._active:
+                    self._idle.set()
             _logging.set_current_call(None)
         if type(outcome) is pb.Result:
             call.sink.finish(call_id, outcome, None)

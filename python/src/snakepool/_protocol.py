@@ -14,7 +14,7 @@ from typing import Any
 __all__ = ["PROTOCOL_VERSION", "adapter_error_line", "serving_line", "write_handshake"]
 
 #: The bridge protocol version (see bridge.proto). Bump it on both sides for any incompatible change.
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 
 
 def serving_line(socket_path: str, pid: int) -> dict[str, Any]:
