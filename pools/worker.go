@@ -160,6 +160,11 @@ func (p *Pool) startWorker(ctx context.Context, slot int) (*worker, error) {
 			ae.Pool, ae.Adapter = p.opts.Name, p.opts.Adapter
 			return nil, ae
 		}
+		var pe *ProtocolMismatchError
+		if errors.As(err, &pe) {
+			pe.Pool, pe.Python = p.opts.Name, p.opts.Python
+			return nil, pe
+		}
 		return nil, fmt.Errorf("pools: pool %q: start worker %s (pid %d): %w", p.opts.Name, id, w.pid, err)
 	}
 	w.startedAt = time.Now()
@@ -272,7 +277,7 @@ func (w *worker) spawn() (err error) {
 	cmd := exec.Command(o.Python, args...)
 	w.marker = newMarker()
 	cmd.Env = append(o.environ(os.Environ()), o.deviceEnviron(w.slot)...)
-	cmd.Env = append(cmd.Env, MarkerEnv+"="+w.marker) // the last value wins
+	cmd.Env = append(cmd.Env, MarkerEnv+"="+w.marker, protocolEnv+"="+strconv.Itoa(goProtocol)) // the last value wins
 	cmd.Dir = o.Dir
 	cmd.Stdin = inR
 	cmd.Stdout = outW
@@ -338,7 +343,7 @@ func (w *worker) connect(ctx context.Context) error {
 			select {
 			case r = <-done:
 			case <-t.C:
-				return w.withExit(errors.New("the process exited before the handshake"))
+				return w.noHandshake(errors.New("the process exited before the handshake"))
 			}
 			break
 		}
@@ -349,8 +354,12 @@ func (w *worker) connect(ctx context.Context) error {
 	}
 	if r.err != nil {
 		var ae *AdapterError
-		if errors.As(r.err, &ae) {
+		var pe *ProtocolMismatchError
+		if errors.As(r.err, &ae) || errors.As(r.err, &pe) {
 			return r.err
+		}
+		if errors.Is(r.err, errNoHandshake) {
+			return w.noHandshake(r.err)
 		}
 		return w.withExit(fmt.Errorf("handshake: %w", r.err))
 	}
@@ -375,11 +384,25 @@ func (w *worker) connect(ctx context.Context) error {
 	if err != nil {
 		return w.withExit(fmt.Errorf("describe: %w", err))
 	}
-	if desc.GetProtocolVersion() != 0 && desc.GetProtocolVersion() != protocolVersion {
-		return fmt.Errorf("server speaks bridge protocol %d, this supervisor %d", desc.GetProtocolVersion(), protocolVersion)
+	if v := int(desc.GetProtocolVersion()); v != goProtocol {
+		return &ProtocolMismatchError{PackageVersion: hs.PackageVersion, PythonProtocol: v, GoProtocol: goProtocol}
 	}
 	w.describe = desc
 	return w.openSession()
+}
+
+// noHandshake is the start error of a process that exited without a handshake: a Python package
+// of another release when the probe finds one (it may fail on our flags before any handshake),
+// else err with the exit status and stderr.
+func (w *worker) noHandshake(err error) error {
+	if perr := w.probePackage(); perr != nil {
+		var pe *ProtocolMismatchError
+		if errors.As(perr, &pe) {
+			return pe
+		}
+		return w.withExit(perr)
+	}
+	return w.withExit(fmt.Errorf("handshake: %w", err))
 }
 
 // withExit adds the process's exit status and stderr tail to a start error when the process has

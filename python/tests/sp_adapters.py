@@ -197,6 +197,11 @@ class TestAdapter(ShowcaseAdapter):
         return [forked, execd.pid]
 
     @thread_safe_method
+    @tool(description="The value of environment variable `name`, or None")
+    def getenv(self, name: str) -> str | None:
+        return os.environ.get(name)
+
+    @thread_safe_method
     @tool(description="What the tool reads on stdin")
     def read_stdin(self) -> str:
         return sys.stdin.read()

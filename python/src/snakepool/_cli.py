@@ -16,7 +16,15 @@ from ._adapter import Adapter, ThreadSafeAdapter
 from ._interpreter import gil_enabled, python_version
 from ._lifecycle import Stopper, flush_and_exit, shut_down, teardown
 from ._loading import check_thread_safe, load_adapter
-from ._protocol import adapter_error_line, serving_line, write_handshake
+from ._protocol import (
+    PROTOCOL_ENV,
+    adapter_error_line,
+    handshake_fd_of,
+    protocol_error_line,
+    serving_line,
+    supervisor_mismatch,
+    write_handshake,
+)
 from ._threadsafety import ThreadSafetyChecker
 
 __all__ = ["main", "parser"]
@@ -91,7 +99,17 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of ``python -m snakepool.server``; never returns."""
-    opts = parser().parse_args(argv)
+    args = sys.argv[1:] if argv is None else list(argv)
+    # Before the flags: a supervisor of another protocol may pass flags this package does not know.
+    mismatch = supervisor_mismatch(os.environ.pop(PROTOCOL_ENV, None))  # not for the tools' children
+    if mismatch is not None:
+        print(f"snakepool: {mismatch}", file=sys.stderr)
+        try:
+            write_handshake(handshake_fd_of(args), protocol_error_line(mismatch))
+        except OSError as exc:
+            print(f"snakepool: cannot write the handshake: {exc}", file=sys.stderr)
+        flush_and_exit(1)
+    opts = parser().parse_args(args)
     if opts.max_workers < 1:
         parser().error("--max-workers must be at least 1")
     pid = os.getpid()
