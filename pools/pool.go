@@ -280,7 +280,7 @@ func (p *Pool) Health() PoolHealth {
 // cancelled in Python; see Options.CancelGrace).
 func (p *Pool) Call(ctx context.Context, call Call) (json.RawMessage, error) {
 	// Fast path: a slot no lease has a claim on is free now.
-	if w := p.tryAcquire(); w != nil {
+	if w := p.tryAcquire(1); w != nil {
 		defer p.releaseSlot(w)
 		return p.execute(ctx, w, call)
 	}

@@ -17,7 +17,8 @@ import (
 type session struct {
 	conn   *frameConn
 	client bridgev1.BridgeClient
-	ctx    context.Context // ends when the process exits or the session closes
+	ctx    context.Context // ends when the session closes (the worker's cleanup)
+	proc   context.Context // ends when the process exits (w.ctx)
 	cancel context.CancelFunc
 	// cancelTimeout bounds one Cancel RPC.
 	cancelTimeout time.Duration
@@ -80,8 +81,13 @@ func (m *mailbox) take(buf []*bridgev1.SessionEvent) ([]*bridgev1.SessionEvent, 
 
 // openSession starts serving w's call channel (w.calls, created by spawn).
 func (w *worker) openSession() error {
-	ctx, cancel := context.WithCancel(w.ctx)
+	// Not w.ctx: when the process exits, the events it wrote just before (a result, a batch's
+	// items) are still to be read; the receiver reads them up to the end of the channel, and the
+	// worker's cleanup closes the session (after killing any leftover process that might hold
+	// Python's end open).
+	ctx, cancel := context.WithCancel(context.Background())
 	s := &session{
+		proc:          w.ctx,
 		conn:          newFrameConn(w.calls, maxRecvMessage),
 		client:        w.client,
 		ctx:           ctx,
@@ -174,10 +180,12 @@ func (s *session) cancelCall(callID, reason string, log *slog.Logger) {
 	s.senders.Add(1)
 	go func() {
 		defer s.senders.Done()
-		ctx, cancel := context.WithTimeout(s.ctx, s.cancelTimeout)
+		ctx, cancel := context.WithTimeout(s.proc, s.cancelTimeout)
 		defer cancel()
+		stop := context.AfterFunc(s.ctx, cancel)
+		defer stop()
 		_, err := s.client.Cancel(ctx, &bridgev1.CancelRequest{CallId: callID, Reason: reason})
-		if err != nil && s.ctx.Err() == nil {
+		if err != nil && s.ctx.Err() == nil && s.proc.Err() == nil {
 			log.Warn("cancel call in python", slog.String("call_id", callID), slog.Any("error", err))
 		}
 	}()

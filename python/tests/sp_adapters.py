@@ -197,6 +197,13 @@ class TestAdapter(ShowcaseAdapter):
         return [forked, execd.pid]
 
     @thread_safe_method
+    @tool(description="Return n, or raise ValueError if n is odd")
+    def even_only(self, n: int) -> int:
+        if n % 2:
+            raise ValueError(f"{n} is odd")
+        return n
+
+    @thread_safe_method
     @tool(description="The value of environment variable `name`, or None")
     def getenv(self, name: str) -> str | None:
         return os.environ.get(name)

@@ -8,11 +8,14 @@
 //   from Python (zero or more heartbeats, then exactly one result or error per call, tagged with
 //   its call_id; the events of one call are in order). No gRPC runs on it: a call costs one read
 //   and one write on the thread that runs it, a fraction of a gRPC stream message's cost
-//   (docs/performance.md). When Go closes its end, every call started on it is cancelled; when
-//   the worker stops, Python shuts its end once those calls have written their last event.
-//   Extending it: a new Go-to-Python command (e.g. stop, or a batch of calls) is a new field of
-//   SessionRequest's oneof, answered by SessionEvents tagged with its call_id (a batch's events
-//   would add the item's index). Python logs and skips a request of a kind it does not know.
+//   (docs/performance.md). A batch (BatchRequest) runs one tool over several items, one after
+//   the other on one tool thread: its events are the items' heartbeats (tagged with the item's
+//   index), one ItemEnd per item as it ends, and then one result (the batch ran to its end) or
+//   error (the batch could not run, or was cancelled). When Go closes its end, every call started
+//   on it is cancelled; when the worker stops, Python shuts its end once those calls have written
+//   their last event. Extending it: a new Go-to-Python command is a new field of SessionRequest's
+//   oneof, answered by SessionEvents tagged with its call_id. Python logs and skips a request of
+//   a kind it does not know.
 // - gRPC (the Bridge service below) over a Unix domain socket whose path the Go side chooses and
 //   passes with --socket, in a directory only the worker's user can enter (mode 0700). It answers
 //   Describe, Ping and Cancel also while a tool runs (a running process-profile tool's thread
@@ -461,6 +464,7 @@ type SessionRequest struct {
 	//
 	//	*SessionRequest_Start
 	//	*SessionRequest_Cancel
+	//	*SessionRequest_Batch
 	Request       isSessionRequest_Request `protobuf_oneof:"request"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -521,6 +525,15 @@ func (x *SessionRequest) GetCancel() *CancelRequest {
 	return nil
 }
 
+func (x *SessionRequest) GetBatch() *BatchRequest {
+	if x != nil {
+		if x, ok := x.Request.(*SessionRequest_Batch); ok {
+			return x.Batch
+		}
+	}
+	return nil
+}
+
 type isSessionRequest_Request interface {
 	isSessionRequest_Request()
 }
@@ -533,20 +546,129 @@ type SessionRequest_Cancel struct {
 	Cancel *CancelRequest `protobuf:"bytes,2,opt,name=cancel,proto3,oneof"`
 }
 
+type SessionRequest_Batch struct {
+	Batch *BatchRequest `protobuf:"bytes,3,opt,name=batch,proto3,oneof"`
+}
+
 func (*SessionRequest_Start) isSessionRequest_Request() {}
 
 func (*SessionRequest_Cancel) isSessionRequest_Request() {}
 
+func (*SessionRequest_Batch) isSessionRequest_Request() {}
+
+// BatchRequest runs one tool over several items in one worker, in item order, on one tool thread
+// (it takes one call slot). The tool is written for one item: each item's arguments are bound to
+// it as a call's are, and a bad item (InvalidArguments) is that item's error. Cancel (by call_id)
+// cancels the item running and ends the batch: the items not run yet are not run.
+type BatchRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Unique per Go process, like ExecuteRequest's; every event of the batch carries it.
+	CallId string `protobuf:"bytes,1,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
+	Tool   string `protobuf:"bytes,2,opt,name=tool,proto3" json:"tool,omitempty"`
+	// One JSON object of arguments per item.
+	ItemsJson [][]byte `protobuf:"bytes,3,rep,name=items_json,json=itemsJson,proto3" json:"items_json,omitempty"`
+	// The index of the first item to run; the items before it are done already (a resumed batch).
+	First int32 `protobuf:"varint,4,opt,name=first,proto3" json:"first,omitempty"`
+	// False: the batch ends after the first item that fails. True: every item runs.
+	ContinueOnError bool `protobuf:"varint,5,opt,name=continue_on_error,json=continueOnError,proto3" json:"continue_on_error,omitempty"`
+	// Details of the last heartbeat of a previous attempt (JSON), for the item at first; empty when
+	// there is none.
+	ResumeJson    []byte    `protobuf:"bytes,6,opt,name=resume_json,json=resumeJson,proto3" json:"resume_json,omitempty"`
+	Info          *CallInfo `protobuf:"bytes,7,opt,name=info,proto3" json:"info,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchRequest) Reset() {
+	*x = BatchRequest{}
+	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchRequest) ProtoMessage() {}
+
+func (x *BatchRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchRequest.ProtoReflect.Descriptor instead.
+func (*BatchRequest) Descriptor() ([]byte, []int) {
+	return file_snakepool_bridge_v1_bridge_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *BatchRequest) GetCallId() string {
+	if x != nil {
+		return x.CallId
+	}
+	return ""
+}
+
+func (x *BatchRequest) GetTool() string {
+	if x != nil {
+		return x.Tool
+	}
+	return ""
+}
+
+func (x *BatchRequest) GetItemsJson() [][]byte {
+	if x != nil {
+		return x.ItemsJson
+	}
+	return nil
+}
+
+func (x *BatchRequest) GetFirst() int32 {
+	if x != nil {
+		return x.First
+	}
+	return 0
+}
+
+func (x *BatchRequest) GetContinueOnError() bool {
+	if x != nil {
+		return x.ContinueOnError
+	}
+	return false
+}
+
+func (x *BatchRequest) GetResumeJson() []byte {
+	if x != nil {
+		return x.ResumeJson
+	}
+	return nil
+}
+
+func (x *BatchRequest) GetInfo() *CallInfo {
+	if x != nil {
+		return x.Info
+	}
+	return nil
+}
+
 // A message from Python on the call channel.
 type SessionEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The call this event belongs to.
+	// The call (or batch) this event belongs to.
 	CallId string `protobuf:"bytes,1,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
 	// Types that are valid to be assigned to Event:
 	//
 	//	*SessionEvent_Heartbeat
 	//	*SessionEvent_Result
 	//	*SessionEvent_Error
+	//	*SessionEvent_Item
 	Event         isSessionEvent_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -554,7 +676,7 @@ type SessionEvent struct {
 
 func (x *SessionEvent) Reset() {
 	*x = SessionEvent{}
-	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[6]
+	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -566,7 +688,7 @@ func (x *SessionEvent) String() string {
 func (*SessionEvent) ProtoMessage() {}
 
 func (x *SessionEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[6]
+	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -579,7 +701,7 @@ func (x *SessionEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionEvent.ProtoReflect.Descriptor instead.
 func (*SessionEvent) Descriptor() ([]byte, []int) {
-	return file_snakepool_bridge_v1_bridge_proto_rawDescGZIP(), []int{6}
+	return file_snakepool_bridge_v1_bridge_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SessionEvent) GetCallId() string {
@@ -623,6 +745,15 @@ func (x *SessionEvent) GetError() *Error {
 	return nil
 }
 
+func (x *SessionEvent) GetItem() *ItemEnd {
+	if x != nil {
+		if x, ok := x.Event.(*SessionEvent_Item); ok {
+			return x.Item
+		}
+	}
+	return nil
+}
+
 type isSessionEvent_Event interface {
 	isSessionEvent_Event()
 }
@@ -639,11 +770,109 @@ type SessionEvent_Error struct {
 	Error *Error `protobuf:"bytes,4,opt,name=error,proto3,oneof"`
 }
 
+type SessionEvent_Item struct {
+	// A batch's item ended (before the batch's own result or error).
+	Item *ItemEnd `protobuf:"bytes,5,opt,name=item,proto3,oneof"`
+}
+
 func (*SessionEvent_Heartbeat) isSessionEvent_Event() {}
 
 func (*SessionEvent_Result) isSessionEvent_Event() {}
 
 func (*SessionEvent_Error) isSessionEvent_Event() {}
+
+func (*SessionEvent_Item) isSessionEvent_Event() {}
+
+// ItemEnd is the end of one item of a batch: its result or its error.
+type ItemEnd struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Index int32                  `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	// Types that are valid to be assigned to Outcome:
+	//
+	//	*ItemEnd_Result
+	//	*ItemEnd_Error
+	Outcome       isItemEnd_Outcome `protobuf_oneof:"outcome"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ItemEnd) Reset() {
+	*x = ItemEnd{}
+	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ItemEnd) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ItemEnd) ProtoMessage() {}
+
+func (x *ItemEnd) ProtoReflect() protoreflect.Message {
+	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ItemEnd.ProtoReflect.Descriptor instead.
+func (*ItemEnd) Descriptor() ([]byte, []int) {
+	return file_snakepool_bridge_v1_bridge_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ItemEnd) GetIndex() int32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *ItemEnd) GetOutcome() isItemEnd_Outcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return nil
+}
+
+func (x *ItemEnd) GetResult() *Result {
+	if x != nil {
+		if x, ok := x.Outcome.(*ItemEnd_Result); ok {
+			return x.Result
+		}
+	}
+	return nil
+}
+
+func (x *ItemEnd) GetError() *Error {
+	if x != nil {
+		if x, ok := x.Outcome.(*ItemEnd_Error); ok {
+			return x.Error
+		}
+	}
+	return nil
+}
+
+type isItemEnd_Outcome interface {
+	isItemEnd_Outcome()
+}
+
+type ItemEnd_Result struct {
+	Result *Result `protobuf:"bytes,2,opt,name=result,proto3,oneof"`
+}
+
+type ItemEnd_Error struct {
+	Error *Error `protobuf:"bytes,3,opt,name=error,proto3,oneof"`
+}
+
+func (*ItemEnd_Result) isItemEnd_Outcome() {}
+
+func (*ItemEnd_Error) isItemEnd_Outcome() {}
 
 type ExecuteEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -659,7 +888,7 @@ type ExecuteEvent struct {
 
 func (x *ExecuteEvent) Reset() {
 	*x = ExecuteEvent{}
-	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[7]
+	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -671,7 +900,7 @@ func (x *ExecuteEvent) String() string {
 func (*ExecuteEvent) ProtoMessage() {}
 
 func (x *ExecuteEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[7]
+	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -684,7 +913,7 @@ func (x *ExecuteEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecuteEvent.ProtoReflect.Descriptor instead.
 func (*ExecuteEvent) Descriptor() ([]byte, []int) {
-	return file_snakepool_bridge_v1_bridge_proto_rawDescGZIP(), []int{7}
+	return file_snakepool_bridge_v1_bridge_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ExecuteEvent) GetEvent() isExecuteEvent_Event {
@@ -748,14 +977,16 @@ type Heartbeat struct {
 	// The details the tool passed to ctx.heartbeat, as JSON; empty when it passed none.
 	DetailsJson []byte `protobuf:"bytes,1,opt,name=details_json,json=detailsJson,proto3" json:"details_json,omitempty"`
 	// Optional progress in [0, 1]; negative when not given.
-	Progress      float64 `protobuf:"fixed64,2,opt,name=progress,proto3" json:"progress,omitempty"`
+	Progress float64 `protobuf:"fixed64,2,opt,name=progress,proto3" json:"progress,omitempty"`
+	// In a batch, the index of the item whose tool sent it (0 outside a batch).
+	Item          int32 `protobuf:"varint,3,opt,name=item,proto3" json:"item,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Heartbeat) Reset() {
 	*x = Heartbeat{}
-	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[8]
+	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -767,7 +998,7 @@ func (x *Heartbeat) String() string {
 func (*Heartbeat) ProtoMessage() {}
 
 func (x *Heartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[8]
+	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -780,7 +1011,7 @@ func (x *Heartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
 func (*Heartbeat) Descriptor() ([]byte, []int) {
-	return file_snakepool_bridge_v1_bridge_proto_rawDescGZIP(), []int{8}
+	return file_snakepool_bridge_v1_bridge_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Heartbeat) GetDetailsJson() []byte {
@@ -797,6 +1028,13 @@ func (x *Heartbeat) GetProgress() float64 {
 	return 0
 }
 
+func (x *Heartbeat) GetItem() int32 {
+	if x != nil {
+		return x.Item
+	}
+	return 0
+}
+
 type Result struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The tool's return value as JSON.
@@ -807,7 +1045,7 @@ type Result struct {
 
 func (x *Result) Reset() {
 	*x = Result{}
-	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[9]
+	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -819,7 +1057,7 @@ func (x *Result) String() string {
 func (*Result) ProtoMessage() {}
 
 func (x *Result) ProtoReflect() protoreflect.Message {
-	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[9]
+	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -832,7 +1070,7 @@ func (x *Result) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Result.ProtoReflect.Descriptor instead.
 func (*Result) Descriptor() ([]byte, []int) {
-	return file_snakepool_bridge_v1_bridge_proto_rawDescGZIP(), []int{9}
+	return file_snakepool_bridge_v1_bridge_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Result) GetResultJson() []byte {
@@ -855,7 +1093,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[10]
+	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -867,7 +1105,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[10]
+	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -880,7 +1118,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_snakepool_bridge_v1_bridge_proto_rawDescGZIP(), []int{10}
+	return file_snakepool_bridge_v1_bridge_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Error) GetType() string {
@@ -921,7 +1159,7 @@ type CancelRequest struct {
 
 func (x *CancelRequest) Reset() {
 	*x = CancelRequest{}
-	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[11]
+	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -933,7 +1171,7 @@ func (x *CancelRequest) String() string {
 func (*CancelRequest) ProtoMessage() {}
 
 func (x *CancelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[11]
+	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -946,7 +1184,7 @@ func (x *CancelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelRequest.ProtoReflect.Descriptor instead.
 func (*CancelRequest) Descriptor() ([]byte, []int) {
-	return file_snakepool_bridge_v1_bridge_proto_rawDescGZIP(), []int{11}
+	return file_snakepool_bridge_v1_bridge_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CancelRequest) GetCallId() string {
@@ -973,7 +1211,7 @@ type CancelResponse struct {
 
 func (x *CancelResponse) Reset() {
 	*x = CancelResponse{}
-	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[12]
+	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -985,7 +1223,7 @@ func (x *CancelResponse) String() string {
 func (*CancelResponse) ProtoMessage() {}
 
 func (x *CancelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[12]
+	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -998,7 +1236,7 @@ func (x *CancelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelResponse.ProtoReflect.Descriptor instead.
 func (*CancelResponse) Descriptor() ([]byte, []int) {
-	return file_snakepool_bridge_v1_bridge_proto_rawDescGZIP(), []int{12}
+	return file_snakepool_bridge_v1_bridge_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *CancelResponse) GetFound() bool {
@@ -1016,7 +1254,7 @@ type PingRequest struct {
 
 func (x *PingRequest) Reset() {
 	*x = PingRequest{}
-	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[13]
+	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1028,7 +1266,7 @@ func (x *PingRequest) String() string {
 func (*PingRequest) ProtoMessage() {}
 
 func (x *PingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[13]
+	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1041,7 +1279,7 @@ func (x *PingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PingRequest.ProtoReflect.Descriptor instead.
 func (*PingRequest) Descriptor() ([]byte, []int) {
-	return file_snakepool_bridge_v1_bridge_proto_rawDescGZIP(), []int{13}
+	return file_snakepool_bridge_v1_bridge_proto_rawDescGZIP(), []int{15}
 }
 
 type PingResponse struct {
@@ -1057,7 +1295,7 @@ type PingResponse struct {
 
 func (x *PingResponse) Reset() {
 	*x = PingResponse{}
-	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[14]
+	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1069,7 +1307,7 @@ func (x *PingResponse) String() string {
 func (*PingResponse) ProtoMessage() {}
 
 func (x *PingResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[14]
+	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1082,7 +1320,7 @@ func (x *PingResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PingResponse.ProtoReflect.Descriptor instead.
 func (*PingResponse) Descriptor() ([]byte, []int) {
-	return file_snakepool_bridge_v1_bridge_proto_rawDescGZIP(), []int{14}
+	return file_snakepool_bridge_v1_bridge_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *PingResponse) GetPid() int32 {
@@ -1144,25 +1382,43 @@ const file_snakepool_bridge_v1_bridge_proto_rawDesc = "" +
 	"\aattempt\x18\x05 \x01(\x05R\aattempt\x12\x1d\n" +
 	"\n" +
 	"task_queue\x18\x06 \x01(\tR\ttaskQueue\x12\x1c\n" +
-	"\tnamespace\x18\a \x01(\tR\tnamespace\"\x96\x01\n" +
+	"\tnamespace\x18\a \x01(\tR\tnamespace\"\xd1\x01\n" +
 	"\x0eSessionRequest\x12;\n" +
 	"\x05start\x18\x01 \x01(\v2#.snakepool.bridge.v1.ExecuteRequestH\x00R\x05start\x12<\n" +
-	"\x06cancel\x18\x02 \x01(\v2\".snakepool.bridge.v1.CancelRequestH\x00R\x06cancelB\t\n" +
-	"\arequest\"\xdb\x01\n" +
+	"\x06cancel\x18\x02 \x01(\v2\".snakepool.bridge.v1.CancelRequestH\x00R\x06cancel\x129\n" +
+	"\x05batch\x18\x03 \x01(\v2!.snakepool.bridge.v1.BatchRequestH\x00R\x05batchB\t\n" +
+	"\arequest\"\xf0\x01\n" +
+	"\fBatchRequest\x12\x17\n" +
+	"\acall_id\x18\x01 \x01(\tR\x06callId\x12\x12\n" +
+	"\x04tool\x18\x02 \x01(\tR\x04tool\x12\x1d\n" +
+	"\n" +
+	"items_json\x18\x03 \x03(\fR\titemsJson\x12\x14\n" +
+	"\x05first\x18\x04 \x01(\x05R\x05first\x12*\n" +
+	"\x11continue_on_error\x18\x05 \x01(\bR\x0fcontinueOnError\x12\x1f\n" +
+	"\vresume_json\x18\x06 \x01(\fR\n" +
+	"resumeJson\x121\n" +
+	"\x04info\x18\a \x01(\v2\x1d.snakepool.bridge.v1.CallInfoR\x04info\"\x8f\x02\n" +
 	"\fSessionEvent\x12\x17\n" +
 	"\acall_id\x18\x01 \x01(\tR\x06callId\x12>\n" +
 	"\theartbeat\x18\x02 \x01(\v2\x1e.snakepool.bridge.v1.HeartbeatH\x00R\theartbeat\x125\n" +
 	"\x06result\x18\x03 \x01(\v2\x1b.snakepool.bridge.v1.ResultH\x00R\x06result\x122\n" +
-	"\x05error\x18\x04 \x01(\v2\x1a.snakepool.bridge.v1.ErrorH\x00R\x05errorB\a\n" +
-	"\x05event\"\xc2\x01\n" +
+	"\x05error\x18\x04 \x01(\v2\x1a.snakepool.bridge.v1.ErrorH\x00R\x05error\x122\n" +
+	"\x04item\x18\x05 \x01(\v2\x1c.snakepool.bridge.v1.ItemEndH\x00R\x04itemB\a\n" +
+	"\x05event\"\x95\x01\n" +
+	"\aItemEnd\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x05R\x05index\x125\n" +
+	"\x06result\x18\x02 \x01(\v2\x1b.snakepool.bridge.v1.ResultH\x00R\x06result\x122\n" +
+	"\x05error\x18\x03 \x01(\v2\x1a.snakepool.bridge.v1.ErrorH\x00R\x05errorB\t\n" +
+	"\aoutcome\"\xc2\x01\n" +
 	"\fExecuteEvent\x12>\n" +
 	"\theartbeat\x18\x01 \x01(\v2\x1e.snakepool.bridge.v1.HeartbeatH\x00R\theartbeat\x125\n" +
 	"\x06result\x18\x02 \x01(\v2\x1b.snakepool.bridge.v1.ResultH\x00R\x06result\x122\n" +
 	"\x05error\x18\x03 \x01(\v2\x1a.snakepool.bridge.v1.ErrorH\x00R\x05errorB\a\n" +
-	"\x05event\"J\n" +
+	"\x05event\"^\n" +
 	"\tHeartbeat\x12!\n" +
 	"\fdetails_json\x18\x01 \x01(\fR\vdetailsJson\x12\x1a\n" +
-	"\bprogress\x18\x02 \x01(\x01R\bprogress\")\n" +
+	"\bprogress\x18\x02 \x01(\x01R\bprogress\x12\x12\n" +
+	"\x04item\x18\x03 \x01(\x05R\x04item\")\n" +
 	"\x06Result\x12\x1f\n" +
 	"\vresult_json\x18\x01 \x01(\fR\n" +
 	"resultJson\"x\n" +
@@ -1199,7 +1455,7 @@ func file_snakepool_bridge_v1_bridge_proto_rawDescGZIP() []byte {
 	return file_snakepool_bridge_v1_bridge_proto_rawDescData
 }
 
-var file_snakepool_bridge_v1_bridge_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_snakepool_bridge_v1_bridge_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_snakepool_bridge_v1_bridge_proto_goTypes = []any{
 	(*DescribeRequest)(nil),  // 0: snakepool.bridge.v1.DescribeRequest
 	(*DescribeResponse)(nil), // 1: snakepool.bridge.v1.DescribeResponse
@@ -1207,40 +1463,47 @@ var file_snakepool_bridge_v1_bridge_proto_goTypes = []any{
 	(*ExecuteRequest)(nil),   // 3: snakepool.bridge.v1.ExecuteRequest
 	(*CallInfo)(nil),         // 4: snakepool.bridge.v1.CallInfo
 	(*SessionRequest)(nil),   // 5: snakepool.bridge.v1.SessionRequest
-	(*SessionEvent)(nil),     // 6: snakepool.bridge.v1.SessionEvent
-	(*ExecuteEvent)(nil),     // 7: snakepool.bridge.v1.ExecuteEvent
-	(*Heartbeat)(nil),        // 8: snakepool.bridge.v1.Heartbeat
-	(*Result)(nil),           // 9: snakepool.bridge.v1.Result
-	(*Error)(nil),            // 10: snakepool.bridge.v1.Error
-	(*CancelRequest)(nil),    // 11: snakepool.bridge.v1.CancelRequest
-	(*CancelResponse)(nil),   // 12: snakepool.bridge.v1.CancelResponse
-	(*PingRequest)(nil),      // 13: snakepool.bridge.v1.PingRequest
-	(*PingResponse)(nil),     // 14: snakepool.bridge.v1.PingResponse
+	(*BatchRequest)(nil),     // 6: snakepool.bridge.v1.BatchRequest
+	(*SessionEvent)(nil),     // 7: snakepool.bridge.v1.SessionEvent
+	(*ItemEnd)(nil),          // 8: snakepool.bridge.v1.ItemEnd
+	(*ExecuteEvent)(nil),     // 9: snakepool.bridge.v1.ExecuteEvent
+	(*Heartbeat)(nil),        // 10: snakepool.bridge.v1.Heartbeat
+	(*Result)(nil),           // 11: snakepool.bridge.v1.Result
+	(*Error)(nil),            // 12: snakepool.bridge.v1.Error
+	(*CancelRequest)(nil),    // 13: snakepool.bridge.v1.CancelRequest
+	(*CancelResponse)(nil),   // 14: snakepool.bridge.v1.CancelResponse
+	(*PingRequest)(nil),      // 15: snakepool.bridge.v1.PingRequest
+	(*PingResponse)(nil),     // 16: snakepool.bridge.v1.PingResponse
 }
 var file_snakepool_bridge_v1_bridge_proto_depIdxs = []int32{
 	2,  // 0: snakepool.bridge.v1.DescribeResponse.tools:type_name -> snakepool.bridge.v1.ToolSpec
 	4,  // 1: snakepool.bridge.v1.ExecuteRequest.info:type_name -> snakepool.bridge.v1.CallInfo
 	3,  // 2: snakepool.bridge.v1.SessionRequest.start:type_name -> snakepool.bridge.v1.ExecuteRequest
-	11, // 3: snakepool.bridge.v1.SessionRequest.cancel:type_name -> snakepool.bridge.v1.CancelRequest
-	8,  // 4: snakepool.bridge.v1.SessionEvent.heartbeat:type_name -> snakepool.bridge.v1.Heartbeat
-	9,  // 5: snakepool.bridge.v1.SessionEvent.result:type_name -> snakepool.bridge.v1.Result
-	10, // 6: snakepool.bridge.v1.SessionEvent.error:type_name -> snakepool.bridge.v1.Error
-	8,  // 7: snakepool.bridge.v1.ExecuteEvent.heartbeat:type_name -> snakepool.bridge.v1.Heartbeat
-	9,  // 8: snakepool.bridge.v1.ExecuteEvent.result:type_name -> snakepool.bridge.v1.Result
-	10, // 9: snakepool.bridge.v1.ExecuteEvent.error:type_name -> snakepool.bridge.v1.Error
-	0,  // 10: snakepool.bridge.v1.Bridge.Describe:input_type -> snakepool.bridge.v1.DescribeRequest
-	3,  // 11: snakepool.bridge.v1.Bridge.Execute:input_type -> snakepool.bridge.v1.ExecuteRequest
-	11, // 12: snakepool.bridge.v1.Bridge.Cancel:input_type -> snakepool.bridge.v1.CancelRequest
-	13, // 13: snakepool.bridge.v1.Bridge.Ping:input_type -> snakepool.bridge.v1.PingRequest
-	1,  // 14: snakepool.bridge.v1.Bridge.Describe:output_type -> snakepool.bridge.v1.DescribeResponse
-	7,  // 15: snakepool.bridge.v1.Bridge.Execute:output_type -> snakepool.bridge.v1.ExecuteEvent
-	12, // 16: snakepool.bridge.v1.Bridge.Cancel:output_type -> snakepool.bridge.v1.CancelResponse
-	14, // 17: snakepool.bridge.v1.Bridge.Ping:output_type -> snakepool.bridge.v1.PingResponse
-	14, // [14:18] is the sub-list for method output_type
-	10, // [10:14] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	13, // 3: snakepool.bridge.v1.SessionRequest.cancel:type_name -> snakepool.bridge.v1.CancelRequest
+	6,  // 4: snakepool.bridge.v1.SessionRequest.batch:type_name -> snakepool.bridge.v1.BatchRequest
+	4,  // 5: snakepool.bridge.v1.BatchRequest.info:type_name -> snakepool.bridge.v1.CallInfo
+	10, // 6: snakepool.bridge.v1.SessionEvent.heartbeat:type_name -> snakepool.bridge.v1.Heartbeat
+	11, // 7: snakepool.bridge.v1.SessionEvent.result:type_name -> snakepool.bridge.v1.Result
+	12, // 8: snakepool.bridge.v1.SessionEvent.error:type_name -> snakepool.bridge.v1.Error
+	8,  // 9: snakepool.bridge.v1.SessionEvent.item:type_name -> snakepool.bridge.v1.ItemEnd
+	11, // 10: snakepool.bridge.v1.ItemEnd.result:type_name -> snakepool.bridge.v1.Result
+	12, // 11: snakepool.bridge.v1.ItemEnd.error:type_name -> snakepool.bridge.v1.Error
+	10, // 12: snakepool.bridge.v1.ExecuteEvent.heartbeat:type_name -> snakepool.bridge.v1.Heartbeat
+	11, // 13: snakepool.bridge.v1.ExecuteEvent.result:type_name -> snakepool.bridge.v1.Result
+	12, // 14: snakepool.bridge.v1.ExecuteEvent.error:type_name -> snakepool.bridge.v1.Error
+	0,  // 15: snakepool.bridge.v1.Bridge.Describe:input_type -> snakepool.bridge.v1.DescribeRequest
+	3,  // 16: snakepool.bridge.v1.Bridge.Execute:input_type -> snakepool.bridge.v1.ExecuteRequest
+	13, // 17: snakepool.bridge.v1.Bridge.Cancel:input_type -> snakepool.bridge.v1.CancelRequest
+	15, // 18: snakepool.bridge.v1.Bridge.Ping:input_type -> snakepool.bridge.v1.PingRequest
+	1,  // 19: snakepool.bridge.v1.Bridge.Describe:output_type -> snakepool.bridge.v1.DescribeResponse
+	9,  // 20: snakepool.bridge.v1.Bridge.Execute:output_type -> snakepool.bridge.v1.ExecuteEvent
+	14, // 21: snakepool.bridge.v1.Bridge.Cancel:output_type -> snakepool.bridge.v1.CancelResponse
+	16, // 22: snakepool.bridge.v1.Bridge.Ping:output_type -> snakepool.bridge.v1.PingResponse
+	19, // [19:23] is the sub-list for method output_type
+	15, // [15:19] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_snakepool_bridge_v1_bridge_proto_init() }
@@ -1251,13 +1514,19 @@ func file_snakepool_bridge_v1_bridge_proto_init() {
 	file_snakepool_bridge_v1_bridge_proto_msgTypes[5].OneofWrappers = []any{
 		(*SessionRequest_Start)(nil),
 		(*SessionRequest_Cancel)(nil),
+		(*SessionRequest_Batch)(nil),
 	}
-	file_snakepool_bridge_v1_bridge_proto_msgTypes[6].OneofWrappers = []any{
+	file_snakepool_bridge_v1_bridge_proto_msgTypes[7].OneofWrappers = []any{
 		(*SessionEvent_Heartbeat)(nil),
 		(*SessionEvent_Result)(nil),
 		(*SessionEvent_Error)(nil),
+		(*SessionEvent_Item)(nil),
 	}
-	file_snakepool_bridge_v1_bridge_proto_msgTypes[7].OneofWrappers = []any{
+	file_snakepool_bridge_v1_bridge_proto_msgTypes[8].OneofWrappers = []any{
+		(*ItemEnd_Result)(nil),
+		(*ItemEnd_Error)(nil),
+	}
+	file_snakepool_bridge_v1_bridge_proto_msgTypes[9].OneofWrappers = []any{
 		(*ExecuteEvent_Heartbeat)(nil),
 		(*ExecuteEvent_Result)(nil),
 		(*ExecuteEvent_Error)(nil),
@@ -1268,7 +1537,7 @@ func file_snakepool_bridge_v1_bridge_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_snakepool_bridge_v1_bridge_proto_rawDesc), len(file_snakepool_bridge_v1_bridge_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   15,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -8,11 +8,14 @@
 //   from Python (zero or more heartbeats, then exactly one result or error per call, tagged with
 //   its call_id; the events of one call are in order). No gRPC runs on it: a call costs one read
 //   and one write on the thread that runs it, a fraction of a gRPC stream message's cost
-//   (docs/performance.md). When Go closes its end, every call started on it is cancelled; when
-//   the worker stops, Python shuts its end once those calls have written their last event.
-//   Extending it: a new Go-to-Python command (e.g. stop, or a batch of calls) is a new field of
-//   SessionRequest's oneof, answered by SessionEvents tagged with its call_id (a batch's events
-//   would add the item's index). Python logs and skips a request of a kind it does not know.
+//   (docs/performance.md). A batch (BatchRequest) runs one tool over several items, one after
+//   the other on one tool thread: its events are the items' heartbeats (tagged with the item's
+//   index), one ItemEnd per item as it ends, and then one result (the batch ran to its end) or
+//   error (the batch could not run, or was cancelled). When Go closes its end, every call started
+//   on it is cancelled; when the worker stops, Python shuts its end once those calls have written
+//   their last event. Extending it: a new Go-to-Python command is a new field of SessionRequest's
+//   oneof, answered by SessionEvents tagged with its call_id. Python logs and skips a request of
+//   a kind it does not know.
 // - gRPC (the Bridge service below) over a Unix domain socket whose path the Go side chooses and
 //   passes with --socket, in a directory only the worker's user can enter (mode 0700). It answers
 //   Describe, Ping and Cancel also while a tool runs (a running process-profile tool's thread
