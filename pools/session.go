@@ -193,8 +193,8 @@ func (s *session) cancelCall(callID, reason string, log *slog.Logger) {
 
 // send writes one request. Waiting for the channel (another caller is writing) and writing
 // honour ctx: an error wrapping errNotSent means the request never reached Python; one wrapping
-// errHalfSent that the channel is broken (its frame was cut short past sendGrace), and the
-// session is closed.
+// errHalfSent that the channel is broken (its frame was cut short past sendGrace): no frame is
+// written any more, and the worker is killed (halfSent).
 func (s *session) send(ctx context.Context, req *bridgev1.SessionRequest) error {
 	select {
 	case s.sendLock <- struct{}{}:
