@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -187,12 +188,16 @@ class TestAdapter(ShowcaseAdapter):
         return seconds
 
     @thread_safe_method
-    @tool(description="Start a forked child and an exec'd `sleep 60`; return their pids")
-    def fork_and_exec_children(self) -> list[int]:
+    @tool(
+        description="Fork a child and exec `sleep 60`; return their pids (the forked one SIGTERMed at once?)"
+    )
+    def fork_and_exec_children(self, term_at_once: bool = False) -> list[int]:
         forked = os.fork()
         if forked == 0:  # the child: sleep until a signal ends it
             time.sleep(60)
             os._exit(0)
+        if term_at_once:  # while the child may still be coming out of the fork
+            os.kill(forked, signal.SIGTERM)
         execd = subprocess.Popen(["sleep", "60"])
         return [forked, execd.pid]
 

@@ -101,13 +101,18 @@ def test_the_tools_children_keep_the_default_signal_handlers(servers: ServerFact
     server = _supervised(servers, "process", servers.workdir() / "events")
     session = ChannelClient(server)
     forked, execd = session.result(session.start("fork_and_exec_children"))
+    # A SIGTERM in the instant after the fork, before the child's handlers are the defaults again.
+    forked_at_once, execd_too = session.result(
+        session.start("fork_and_exec_children", {"term_at_once": True})
+    )
     try:
-        for pid in (forked, execd):
+        for pid in (forked, execd, execd_too):
             os.kill(pid, signal.SIGTERM)
+        for pid in (forked, execd, forked_at_once, execd_too):
             assert wait_pid_gone(pid, 10), f"child {pid} ignored SIGTERM"
     finally:
-        kill_quietly(forked)
-        kill_quietly(execd)
+        for pid in (forked, execd, forked_at_once, execd_too):
+            kill_quietly(pid)
 
 
 def test_unknown_commands_and_noise_on_stdin_are_ignored(servers: ServerFactory) -> None:

@@ -88,7 +88,8 @@ class Stopper:
 
         The signals are caught, not set to SIG_IGN, so that the processes the tools start do not
         inherit ignoring them (a caught signal is reset by exec); a child forked without exec (a
-        ``multiprocessing`` fork) gets the default handlers back at once.
+        ``multiprocessing`` fork) gets the default handlers back at once (the signals are blocked
+        around the fork, so none is lost in between).
         """
         if not supervised:
             signal.signal(signal.SIGTERM, self._on_signal)
@@ -96,7 +97,11 @@ class Stopper:
             return
         for sig in _GROUP_SIGNALS:
             signal.signal(sig, _ignore_signal)
-        os.register_at_fork(after_in_child=_restore_default_handlers)
+        os.register_at_fork(
+            before=_block_group_signals,
+            after_in_parent=_unblock_group_signals,
+            after_in_child=_restore_default_handlers,
+        )
 
     def _on_signal(self, signum: int, frame: object) -> None:
         name = signal.Signals(signum).name
@@ -147,10 +152,28 @@ def _ignore_signal(signum: int, frame: object) -> None:
     )
 
 
+#: The forking thread's signal mask from before the fork (see _block_group_signals).
+_fork_mask = threading.local()
+
+
+def _block_group_signals() -> None:
+    """Before a fork: block the group's signals on the forking thread, so that the child cannot get
+    one before its handlers are back to the defaults (the interpreter would drop it)."""
+    _fork_mask.previous = signal.pthread_sigmask(signal.SIG_BLOCK, _GROUP_SIGNALS)
+
+
+def _unblock_group_signals() -> None:
+    previous = getattr(_fork_mask, "previous", None)
+    if previous is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def _restore_default_handlers() -> None:
+    """In a forked child: the default handlers, then the signals that arrived meanwhile."""
     for sig in _GROUP_SIGNALS:
         with contextlib.suppress(ValueError, OSError):
             signal.signal(sig, signal.SIG_DFL)
+    _unblock_group_signals()
 
 
 def shut_down(
