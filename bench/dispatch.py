@@ -1,8 +1,10 @@
-"""Python's own cost per call: Dispatcher.admit and Dispatcher.run of a no-op tool, in-process.
+"""Python's own cost per call: Dispatcher.admit and Dispatcher.run of a no-op tool, in-process; and
+per item of a batch of no-op items.
 
 Usage: .venv/bin/python bench/dispatch.py [calls]   (default 50000)
 
-No gRPC and no socket: this is the floor under the Python side of BenchmarkNoop (pools/bench_test.go).
+No gRPC and no socket: this is the floor under the Python side of BenchmarkNoop and BenchmarkBatch
+(pools/bench_test.go).
 """
 
 from __future__ import annotations
@@ -26,6 +28,12 @@ class _SerialisingSink:
     ) -> None:
         pb.SessionEvent(call_id=call_id, result=result, error=error).SerializeToString()
 
+    def item(
+        self, call: Call, index: int, result: pb.Result | None, error: pb.Error | None
+    ) -> None:
+        end = pb.ItemEnd(index=index, result=result, error=error)
+        pb.SessionEvent(call_id=call.call_id, item=end).SerializeToString()
+
 
 def main() -> None:
     calls = int(sys.argv[1]) if len(sys.argv) > 1 else 50_000
@@ -45,6 +53,19 @@ def main() -> None:
     elapsed = time.perf_counter() - begin
     print(
         f"{calls} calls: {elapsed / calls * 1e6:.1f} µs of Python per call (parse, admit, run, result)"
+    )
+    batch = pb.SessionRequest(
+        batch=pb.BatchRequest(call_id="b", tool="noop", items_json=[b"{}"] * calls)
+    ).SerializeToString()
+    begin = time.perf_counter()
+    request = pb.SessionRequest.FromString(batch)
+    call = dispatcher.admit_batch(request.batch, sink)
+    assert call is not None
+    dispatcher.run(call)
+    elapsed = time.perf_counter() - begin
+    print(
+        f"a batch of {calls} items: {elapsed / calls * 1e6:.1f} µs of Python per item "
+        "(parse, bind, run, item result)"
     )
 
 

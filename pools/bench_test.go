@@ -2,9 +2,11 @@ package pools
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -92,4 +94,85 @@ func report(b *testing.B, lat []time.Duration, elapsed time.Duration) {
 	b.ReportMetric(pct(0.50), "p50-µs")
 	b.ReportMetric(pct(0.99), "p99-µs")
 	b.ReportMetric(float64(len(lat))/elapsed.Seconds(), "calls/s")
+}
+
+// BenchmarkBatch measures the cost per item of a batch of no-op items through a pool of 2 process
+// workers, to set beside BenchmarkNoop's cost per call:
+//
+//   - serial: one caller runs batches of 500 items, one after the other (the per-item cost in one
+//     worker);
+//
+//   - parallel: one caller per slot, each running batches of 500 (the pool's item rate);
+//
+//   - map10000: a map of 10,000 items as batches of 500 over both slots, as a batched map step
+//     would run it (reported per map: items/s end to end at the pool level).
+//
+//     go test -run '^$' -bench 'Noop|Batch' -benchtime 3s ./pools   (or bench/pools.sh)
+func BenchmarkBatch(b *testing.B) {
+	const batchSize = 500
+	opts := testOptions(b, testAdap, 2)
+	opts.Logger = slog.New(slog.DiscardHandler)
+	p := startPool(b, opts)
+	ctx := context.Background()
+	noops := make([]json.RawMessage, 10_000)
+	batch := func(n int) error { return p.CallBatch(ctx, BatchCall{Tool: "noop", Items: noops[:n]}) }
+	for range 4 { // warm up
+		if err := batch(batchSize); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportItems := func(b *testing.B, items int, elapsed time.Duration) {
+		b.ReportMetric(float64(elapsed.Microseconds())/float64(items), "µs/item")
+		b.ReportMetric(float64(items)/elapsed.Seconds(), "items/s")
+	}
+	b.Run("serial", func(b *testing.B) {
+		items := 0
+		begin := time.Now()
+		for b.Loop() {
+			if err := batch(batchSize); err != nil {
+				b.Fatal(err)
+			}
+			items += batchSize
+		}
+		reportItems(b, items, time.Since(begin))
+	})
+	b.Run("parallel", func(b *testing.B) {
+		var items atomic.Int64
+		b.SetParallelism(1) // GOMAXPROCS callers: at least the 2 slots
+		begin := time.Now()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if err := batch(batchSize); err != nil {
+					b.Error(err)
+					return
+				}
+				items.Add(batchSize)
+			}
+		})
+		reportItems(b, int(items.Load()), time.Since(begin))
+	})
+	b.Run("map10000", func(b *testing.B) {
+		maps := 0
+		begin := time.Now()
+		for b.Loop() {
+			var wg sync.WaitGroup
+			chunks := make(chan int, len(noops)/batchSize)
+			for first := 0; first < len(noops); first += batchSize {
+				chunks <- first
+			}
+			close(chunks)
+			for range p.Capacity() {
+				wg.Go(func() {
+					for first := range chunks {
+						if err := p.CallBatch(ctx, BatchCall{Tool: "noop", Items: noops[first : first+batchSize]}); err != nil {
+							b.Error(err)
+						}
+					}
+				})
+			}
+			wg.Wait()
+			maps++
+		}
+		reportItems(b, maps*len(noops), time.Since(begin))
+	})
 }

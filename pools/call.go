@@ -36,6 +36,45 @@ type Heartbeat struct {
 	Details json.RawMessage
 	// Progress is in [0, 1], or negative when the tool gave none.
 	Progress float64
+	// Item is the index of the batch item whose tool sent it (CallBatch); 0 for a Call.
+	Item int
+}
+
+// BatchCall runs one tool over several items (Pool.CallBatch). The tool is written for one item:
+// each item's arguments are bound to it as a Call's are.
+type BatchCall struct {
+	// Tool is the name of the tool to run on every item. Required.
+	Tool string
+	// Items holds one JSON arguments object per item; an empty one is sent as {}. Default: none
+	// (the batch ends at once).
+	Items []json.RawMessage
+	// First is the index of the first item to run; the items before it are done already (a
+	// resumed batch). Must be in [0, len(Items)]. Default: 0.
+	First int
+	// ContinueOnError: false ends the batch after the first item that fails; true runs every
+	// item, each ending in its result or its error. Default: false.
+	ContinueOnError bool
+	// Resume is the JSON details of the last heartbeat of a previous attempt, given as ctx.resume
+	// to the item at First only. Default: empty.
+	Resume json.RawMessage
+	// Info tells the tool where the batch comes from, for every item. Default: zero.
+	Info CallInfo
+	// OnItem, when set, is called once per item as it ends, in item order, from the goroutine
+	// that runs CallBatch. It must not block for long. Default: nil (the items' results are
+	// dropped).
+	OnItem func(ItemResult)
+	// OnHeartbeat, when set, receives the tools' heartbeats in order (Heartbeat.Item says which
+	// item sent it), from the goroutine that runs CallBatch. Default: nil.
+	OnHeartbeat func(Heartbeat)
+}
+
+// ItemResult is how one item of a batch ended: Result on success, Err when its tool raised (or
+// its arguments were invalid: InvalidArguments).
+type ItemResult struct {
+	// Index is the item's index in BatchCall.Items.
+	Index  int
+	Result json.RawMessage
+	Err    *ToolError
 }
 
 // ToolSpec describes one tool of the pool's adapter.

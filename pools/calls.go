@@ -2,12 +2,15 @@ package pools
 
 import (
 	"bufio"
+	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"syscall"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -61,18 +64,69 @@ func newFrameConn(conn net.Conn, maxFrame int) *frameConn {
 	return &frameConn{conn: conn, r: bufio.NewReaderSize(conn, 64<<10), max: maxFrame}
 }
 
-// write sends one message as a frame.
-func (c *frameConn) write(m proto.Message) error {
+// errNotSent is returned (wrapping the context's error) by a write whose context ended before
+// any byte of its frame was written: the channel is intact, the peer never sees the message.
+var errNotSent = errors.New("the frame was not sent")
+
+// errHalfSent is returned by a write whose context ended in the middle of its frame and whose
+// rest could not be written within the grace either: the channel now holds half a frame and is
+// of no further use.
+var errHalfSent = errors.New("half a frame was written")
+
+// write sends one message as a frame. A peer that does not read (hung, stopped) fills the
+// socket's buffer and blocks the write: it honours ctx then. If nothing of the frame was written
+// when ctx ends, it returns at once an error wrapping errNotSent and ctx.Err(). If part of it was,
+// the rest must follow (half a frame would break the channel for every call), so it gets grace
+// more; past that it returns an error wrapping errHalfSent.
+func (c *frameConn) write(ctx context.Context, m proto.Message, grace time.Duration) error {
 	buf, err := proto.MarshalOptions{}.MarshalAppend(append(c.wbuf[:0], 0, 0, 0, 0), m)
 	if err != nil {
 		return fmt.Errorf("encode %T: %w", m, err)
 	}
 	binary.BigEndian.PutUint32(buf, uint32(len(buf)-frameHeader))
-	_, err = c.conn.Write(buf)
 	if cap(buf) <= 64<<10 {
 		c.wbuf = buf // reuse small buffers only
 	}
-	return err
+	return c.writeFrame(ctx, buf, grace)
+}
+
+// writeFrame writes an encoded frame (see write).
+func (c *frameConn) writeFrame(ctx context.Context, buf []byte, grace time.Duration) error {
+	if ctx.Done() == nil {
+		_, err := c.conn.Write(buf)
+		return err
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("call channel: %w: %w", errNotSent, ctx.Err())
+	}
+	fired := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		defer close(fired)
+		_ = c.conn.SetWriteDeadline(time.Now()) // the blocked Write returns at once
+	})
+	n, err := c.conn.Write(buf)
+	if stop() {
+		return err // ctx did not end during the write
+	}
+	<-fired
+	if err == nil {
+		return c.conn.SetWriteDeadline(time.Time{})
+	}
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		return err
+	}
+	if n == 0 {
+		_ = c.conn.SetWriteDeadline(time.Time{})
+		return fmt.Errorf("call channel: %w: %w", errNotSent, ctx.Err())
+	}
+	_ = c.conn.SetWriteDeadline(time.Now().Add(grace))
+	_, err = c.conn.Write(buf[n:])
+	_ = c.conn.SetWriteDeadline(time.Time{})
+	if err != nil {
+		return fmt.Errorf("call channel: %w (%d of %d bytes) and the rest could not follow within %s: %w",
+			errHalfSent, n, len(buf), grace, err)
+	}
+	return nil
 }
 
 // read receives one frame into ev.

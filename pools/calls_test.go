@@ -1,9 +1,11 @@
 package pools
 
 import (
+	"context"
 	"encoding/binary"
 	"net"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -61,7 +63,7 @@ func TestFrames(t *testing.T) {
 	t.Run("write", func(t *testing.T) {
 		ours, theirs := pythonEnd(t)
 		req := &bridgev1.SessionRequest{Request: &bridgev1.SessionRequest_Start{Start: &bridgev1.ExecuteRequest{CallId: "c2", Tool: "noop"}}}
-		go func() { _ = newFrameConn(ours, 1<<20).write(req) }()
+		go func() { _ = newFrameConn(ours, 1<<20).write(context.Background(), req, time.Second) }()
 		var header [4]byte
 		_, err := theirs.Read(header[:])
 		require.NoError(t, err)
@@ -70,5 +72,31 @@ func TestFrames(t *testing.T) {
 		_, err = theirs.Read(got)
 		require.NoError(t, err)
 		assert.Equal(t, want, got)
+	})
+
+	// A peer that does not read: the write honours its context.
+	t.Run("peer not reading", func(t *testing.T) {
+		ours, _ := pythonEnd(t)
+		c := newFrameConn(ours, 1<<20)
+		big := make([]byte, 4<<20) // a frame larger than the socket's buffer (its content does not matter)
+		small := &bridgev1.SessionRequest{Request: &bridgev1.SessionRequest_Start{Start: &bridgev1.ExecuteRequest{CallId: "small"}}}
+
+		cancelled, cancel := context.WithCancel(context.Background())
+		cancel()
+		err := c.write(cancelled, small, time.Second)
+		require.ErrorIs(t, err, errNotSent, "a context that ended already sends nothing")
+		require.ErrorIs(t, err, context.Canceled)
+
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		err = c.writeFrame(ctx, big, 50*time.Millisecond)
+		require.ErrorIs(t, err, errHalfSent, "the buffer took part of the frame, the rest could not follow")
+		assert.ErrorContains(t, err, "could not follow within 50ms")
+
+		ctx, cancel = context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		err = c.write(ctx, small, time.Second)
+		require.ErrorIs(t, err, errNotSent, "a full buffer takes nothing: the write gives up when its context ends")
+		require.ErrorIs(t, err, context.DeadlineExceeded)
 	})
 }

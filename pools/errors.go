@@ -41,6 +41,9 @@ type WorkerCrashedError struct {
 	Reason string
 	// StderrTail is the last lines the process wrote to stderr, possibly empty.
 	StderrTail string
+	// BatchItem is the index of the item that was running when the process died, in an error of
+	// CallBatch; 0 for a Call.
+	BatchItem int
 }
 
 func (e *WorkerCrashedError) Error() string {

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -47,32 +48,80 @@ func newRequest(callID string, call Call) *bridgev1.ExecuteRequest {
 		Tool:       call.Tool,
 		ArgsJson:   args,
 		ResumeJson: call.Resume,
-		Info: &bridgev1.CallInfo{
-			WorkflowId:   call.Info.WorkflowID,
-			RunId:        call.Info.RunID,
-			ActivityId:   call.Info.ActivityID,
-			ActivityType: call.Info.ActivityType,
-			Attempt:      call.Info.Attempt,
-			TaskQueue:    call.Info.TaskQueue,
-			Namespace:    call.Info.Namespace,
-		},
+		Info:       callInfo(call.Info),
+	}
+}
+
+func callInfo(i CallInfo) *bridgev1.CallInfo {
+	return &bridgev1.CallInfo{
+		WorkflowId:   i.WorkflowID,
+		RunId:        i.RunID,
+		ActivityId:   i.ActivityID,
+		ActivityType: i.ActivityType,
+		Attempt:      i.Attempt,
+		TaskQueue:    i.TaskQueue,
+		Namespace:    i.Namespace,
+	}
+}
+
+func toolError(e *bridgev1.Error) *ToolError {
+	return &ToolError{
+		Type:         e.GetType(),
+		Message:      e.GetMessage(),
+		Traceback:    e.GetTraceback(),
+		NonRetryable: e.GetNonRetryable(),
 	}
 }
 
 func heartbeat(hb *bridgev1.Heartbeat) Heartbeat {
-	return Heartbeat{Details: hb.GetDetailsJson(), Progress: hb.GetProgress()}
+	return Heartbeat{Details: hb.GetDetailsJson(), Progress: hb.GetProgress(), Item: int(hb.GetItem())}
 }
 
 // executeSession runs a call over w's call channel. The caller's goroutine waits for the call's
 // events, ctx and the cancel grace at once, and runs OnHeartbeat in order.
 func (p *Pool) executeSession(ctx context.Context, w *worker, s *session, req *bridgev1.ExecuteRequest, call Call, begin time.Time) (json.RawMessage, error) {
 	callID := req.GetCallId()
-	mb, err := s.start(req)
+	mb, err := s.start(ctx, callID, &bridgev1.SessionRequest{Request: &bridgev1.SessionRequest_Start{Start: req}})
 	if err != nil {
-		return nil, p.streamError(w, callID, call.Tool, err)
+		return nil, p.sendError(ctx, w, callID, call.Tool, err)
 	}
 	defer s.forget(callID)
+	var result json.RawMessage
+	err = p.await(ctx, w, s, mb, callID, call.Tool, func(ev *bridgev1.SessionEvent, cancelled bool) (bool, error) {
+		switch e := ev.GetEvent().(type) {
+		case *bridgev1.SessionEvent_Heartbeat:
+			relayHeartbeat(call.OnHeartbeat, e.Heartbeat, cancelled)
+			return false, nil
+		case *bridgev1.SessionEvent_Result:
+			var err error
+			result, err = p.outcome(ctx, w, callID, call.Tool, begin, cancelled, e.Result, nil)
+			return true, err
+		case *bridgev1.SessionEvent_Error:
+			_, err := p.outcome(ctx, w, callID, call.Tool, begin, cancelled, nil, e.Error)
+			return true, err
+		default:
+			return true, p.unexpected(w, callID, call.Tool, ev)
+		}
+	})
+	return result, err
+}
 
+// relayHeartbeat hands a heartbeat to f, unless there is no f or the call was cancelled.
+func relayHeartbeat(f func(Heartbeat), hb *bridgev1.Heartbeat, cancelled bool) {
+	if f != nil && !cancelled {
+		f(heartbeat(hb))
+	}
+}
+
+// eventHandler takes one event of a call (cancelled: ctx has ended and the cancel was sent), and
+// says whether the call has ended, with the call's error.
+type eventHandler func(ev *bridgev1.SessionEvent, cancelled bool) (ended bool, err error)
+
+// await hands the events of call callID to handle, in order, until it says the call has ended.
+// Meanwhile it honours ctx: when ctx ends it sends the cancel and gives the call CancelGrace to
+// end, then abandons it. When the channel ends first, it returns the channel's story (a
+// *WorkerCrashedError, ErrPoolClosed, or the context's error once cancelled).
+func (p *Pool) await(ctx context.Context, w *worker, s *session, mb *mailbox, callID, tool string, handle eventHandler) error {
 	ctxDone := ctx.Done()
 	var graceC <-chan time.Time
 	cancelled := false
@@ -84,25 +133,15 @@ func (p *Pool) executeSession(ctx context.Context, w *worker, s *session, req *b
 				var err error
 				buf, err = mb.take(buf)
 				for _, ev := range buf {
-					switch e := ev.GetEvent().(type) {
-					case *bridgev1.SessionEvent_Heartbeat:
-						if call.OnHeartbeat != nil && !cancelled {
-							call.OnHeartbeat(heartbeat(e.Heartbeat))
-						}
-					case *bridgev1.SessionEvent_Result:
-						return p.outcome(ctx, w, callID, call.Tool, begin, cancelled, e.Result, nil)
-					case *bridgev1.SessionEvent_Error:
-						return p.outcome(ctx, w, callID, call.Tool, begin, cancelled, nil, e.Error)
-					default:
-						return nil, fmt.Errorf("pools: pool %q: call %s (%s) on worker %s: unexpected event %T",
-							p.opts.Name, callID, call.Tool, w.id, ev.GetEvent())
+					if ended, err := handle(ev, cancelled); ended {
+						return err
 					}
 				}
 				if err != nil {
 					if cancelled {
-						return nil, p.cancelledError(ctx, callID, call.Tool, "the session ended: "+err.Error())
+						return p.cancelledError(ctx, callID, tool, "the session ended: "+err.Error())
 					}
-					return nil, p.streamError(w, callID, call.Tool, err)
+					return p.streamError(w, callID, tool, err)
 				}
 				if len(buf) == 0 {
 					break
@@ -116,17 +155,26 @@ func (p *Pool) executeSession(ctx context.Context, w *worker, s *session, req *b
 			defer timer.Stop()
 			graceC = timer.C
 		case <-graceC:
-			what := p.abandon(w, callID, call.Tool)
-			return nil, p.cancelledError(ctx, callID, call.Tool,
+			what := p.abandon(w, callID, tool)
+			return p.cancelledError(ctx, callID, tool,
 				fmt.Sprintf("the tool did not stop within %s; %s", p.opts.CancelGrace, what))
 		}
 	}
 }
 
-// outcome is the return of a call that ended with a result or an error event.
+// unexpected is the error of an event that has no place in a call.
+func (p *Pool) unexpected(w *worker, callID, tool string, ev *bridgev1.SessionEvent) error {
+	return fmt.Errorf("pools: pool %q: call %s (%s) on worker %s: unexpected event %T",
+		p.opts.Name, callID, tool, w.id, ev.GetEvent())
+}
+
+// outcome is the return of a call that ended with a result or an error event (begin: when it
+// started, for the latency metric; zero: not recorded).
 func (p *Pool) outcome(ctx context.Context, w *worker, callID, tool string, begin time.Time, cancelled bool,
 	result *bridgev1.Result, e *bridgev1.Error) (json.RawMessage, error) {
-	p.metrics.callLatency.RecordDuration(time.Since(begin))
+	if !begin.IsZero() {
+		p.metrics.callLatency.RecordDuration(time.Since(begin))
+	}
 	if result != nil {
 		if cancelled {
 			return nil, p.cancelledError(ctx, callID, tool, "the tool returned a result anyway")
@@ -136,14 +184,9 @@ func (p *Pool) outcome(ctx context.Context, w *worker, callID, tool string, begi
 	if cancelled {
 		return nil, p.cancelledError(ctx, callID, tool, "python "+e.GetType()+": "+e.GetMessage())
 	}
-	te := &ToolError{
-		Type:         e.GetType(),
-		Message:      e.GetMessage(),
-		Traceback:    e.GetTraceback(),
-		NonRetryable: e.GetNonRetryable(),
-	}
-	if te.Type == "Cancelled" && p.stoppingWorker(w) {
-		// Stop's SIGTERM cancelled the calls the drain left running.
+	te := toolError(e)
+	if (te.Type == "Cancelled" || te.Type == "WorkerBusy") && p.stoppingWorker(w) {
+		// Stop's stop command cancelled the calls the drain left running (or refused one that raced it).
 		return nil, fmt.Errorf("pools: pool %q: call %s (%s) interrupted by Stop: %w (%w)",
 			p.opts.Name, callID, tool, ErrPoolClosed, te)
 	}
@@ -171,6 +214,19 @@ func (p *Pool) abandon(w *worker, callID, tool string) string {
 		w.kill()
 	}
 	return "worker " + w.id + " was killed"
+}
+
+// sendError is the error of a call whose Start could not be sent.
+func (p *Pool) sendError(ctx context.Context, w *worker, callID, tool string, err error) error {
+	switch {
+	case errors.Is(err, errNotSent):
+		return p.cancelledError(ctx, callID, tool, "before the worker took it")
+	case errors.Is(err, errHalfSent):
+		return p.cancelledError(ctx, callID, tool, fmt.Sprintf(
+			"worker %s did not read the call within %s of the cancel, and was killed", w.id, p.opts.CancelGrace))
+	default:
+		return p.streamError(w, callID, tool, err)
+	}
 }
 
 // cancelledError is the error of a call whose context ended.

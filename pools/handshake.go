@@ -11,42 +11,44 @@ import (
 
 // protocolVersion is the bridge protocol version this package speaks (PROTOCOL_VERSION in
 // bridge.proto's handshake comment).
-const protocolVersion = 2
+const protocolVersion = 3
 
 // maxHandshakeBytes bounds the handshake line (an error traceback can be long).
 const maxHandshakeBytes = 1 << 20
 
 // handshake is the one JSON line a Python worker writes to its handshake fd.
 type handshake struct {
-	Protocol int    `json:"protocol"`
-	Address  string `json:"address"`
-	PID      int    `json:"pid"`
-	Error    *struct {
+	Protocol       int    `json:"protocol"`
+	PackageVersion string `json:"package_version"`
+	Address        string `json:"address"`
+	PID            int    `json:"pid"`
+	Error          *struct {
 		Type      string `json:"type"`
 		Message   string `json:"message"`
 		Traceback string `json:"traceback"`
 	} `json:"error"`
 }
 
-// readHandshake reads and parses the handshake line from r. An adapter load failure is returned
-// as *AdapterError (without Pool, set by the caller).
+// readHandshake reads and parses the handshake line from r. A Python package of another protocol
+// is returned as *ProtocolMismatchError, an adapter load failure as *AdapterError (both without
+// the pool's details, set by the caller); no line at all as errNoHandshake.
 func readHandshake(r io.Reader) (handshake, error) {
 	var hs handshake
 	line, err := bufio.NewReaderSize(io.LimitReader(r, maxHandshakeBytes), 64<<10).ReadString('\n')
 	if err != nil && !(errors.Is(err, io.EOF) && strings.TrimSpace(line) != "") {
 		if errors.Is(err, io.EOF) {
-			return hs, errors.New("the process closed the handshake pipe without writing the handshake")
+			return hs, errNoHandshake
 		}
 		return hs, fmt.Errorf("read handshake: %w", err)
 	}
 	if err := json.Unmarshal([]byte(line), &hs); err != nil {
 		return hs, fmt.Errorf("parse handshake %q: %w", truncate(line, 200), err)
 	}
+	if hs.Protocol != goProtocol { // whatever else it says: another release may mean anything by it
+		return hs, &ProtocolMismatchError{PackageVersion: hs.PackageVersion, PythonProtocol: hs.Protocol, GoProtocol: goProtocol}
+	}
 	if hs.Error != nil {
 		return hs, &AdapterError{Type: hs.Error.Type, Message: hs.Error.Message, Traceback: hs.Error.Traceback}
-	}
-	if hs.Protocol != protocolVersion {
-		return hs, fmt.Errorf("handshake protocol %d, this supervisor speaks %d", hs.Protocol, protocolVersion)
 	}
 	if !strings.HasPrefix(hs.Address, "unix:") {
 		return hs, fmt.Errorf("handshake address %q is not a unix: address", hs.Address)

@@ -28,7 +28,7 @@ const (
 const (
 	DefaultPython                = "python3"
 	DefaultStartTimeout          = 60 * time.Second
-	DefaultStopTimeout           = 5 * time.Second
+	DefaultStopTimeout           = 10 * time.Second
 	DefaultDrainTimeout          = 30 * time.Second
 	DefaultStartupBatchSize      = 8
 	DefaultHealthCheckInterval   = 10 * time.Second
@@ -148,8 +148,10 @@ type Options struct {
 	// DrainTimeout bounds how long Stop waits for in-flight calls to finish before it stops the
 	// processes (Stop's context can cut it shorter). Default: 30s.
 	DrainTimeout time.Duration
-	// StopTimeout is how long a Python process has to exit after SIGTERM (and EOF on stdin)
-	// before its process group gets SIGKILL. Default: 5s.
+	// StopTimeout is how long a Python process has to exit after the pool asks it to stop (the
+	// stop command on its stdin; it ignores SIGTERM, SIGINT and SIGHUP) before its process group
+	// gets SIGKILL. Its running calls are cancelled and get the first half of it to end; teardown()
+	// runs in the rest once they have (and is skipped if a tool ignores its cancel). Default: 10s.
 	StopTimeout time.Duration
 
 	// Logger receives the pool's events and the Python processes' logging records, stdout and

@@ -36,9 +36,13 @@ type Pool struct {
 
 	workerSeq atomic.Int64
 
-	// ctx is cancelled by Stop; it ends the monitors and the pending replacements.
+	// ctx is cancelled by Stop once the drain is over; it ends the monitors.
 	ctx    context.Context
 	cancel context.CancelFunc
+	// closing is cancelled as soon as Stop begins: it ends the pending replacements and
+	// recycles, and cuts short the starts in progress (no worker is started once Stop began).
+	closing      context.Context
+	closingEnded context.CancelFunc
 	// bg counts the goroutines the pool runs (monitors, replacements). Add is only called from a
 	// goroutine bg already counts, or before Start returns.
 	bg sync.WaitGroup
@@ -106,18 +110,20 @@ func Start(ctx context.Context, opts Options) (*Pool, error) {
 	}
 	p.metrics = newPoolMetrics(o.Metrics, o.Name, o.capacity())
 	p.ctx, p.cancel = context.WithCancel(context.Background())
+	p.closing, p.closingEnded = context.WithCancel(context.Background())
 	lifeline.acquire(p.log) // watcher_linux.go: tool processes do not outlive a SIGKILL of this process
 
 	started := make([]*worker, 0, o.Size)
 	fail := func(err error) (*Pool, error) {
 		defer lifeline.release()
+		p.closingEnded()
 		p.cancel()
 		var wg sync.WaitGroup
 		for _, w := range started {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				w.terminate(o.StopTimeout)
+				w.stop(o.StopTimeout)
 				w.cleanup()
 			}()
 		}
@@ -274,7 +280,7 @@ func (p *Pool) Health() PoolHealth {
 // cancelled in Python; see Options.CancelGrace).
 func (p *Pool) Call(ctx context.Context, call Call) (json.RawMessage, error) {
 	// Fast path: a slot no lease has a claim on is free now.
-	if w := p.tryAcquire(); w != nil {
+	if w := p.tryAcquire(1); w != nil {
 		defer p.releaseSlot(w)
 		return p.execute(ctx, w, call)
 	}
@@ -293,10 +299,11 @@ func (p *Pool) notifyLocked() {
 	p.updateGaugesLocked()
 }
 
-// Stop stops the pool: it stops taking calls at once (Call and Reserve return ErrPoolClosed),
-// waits for the in-flight calls to finish for up to DrainTimeout (or until ctx ends), then ends
-// every Python process (SIGTERM, SIGKILL after StopTimeout, to the whole process group) and
-// removes the sockets. Calls still running then fail with an error wrapping ErrPoolClosed, and
+// Stop stops the pool: it stops taking calls at once (Call and Reserve return ErrPoolClosed) and
+// starting workers (a replacement not started yet is dropped), waits for the in-flight calls to
+// finish for up to DrainTimeout (or until ctx ends), then ends every Python process (the stop
+// command; SIGKILL to its process group after StopTimeout; see lifecycle.go) and removes the
+// sockets. Calls still running then fail with an error wrapping ErrPoolClosed, and
 // Stop reports how many there were. ctx bounds the drain only: the processes are always ended,
 // which takes at most StopTimeout more. Calling Stop again waits for the first and returns its
 // result.
@@ -311,6 +318,7 @@ func (p *Pool) stop(ctx context.Context) error {
 	p.closed = true
 	p.notifyLocked()
 	p.mu.Unlock()
+	p.closingEnded()
 
 	// Drain.
 	drainCtx, cancel := context.WithTimeout(ctx, p.opts.DrainTimeout)
@@ -346,7 +354,7 @@ drain:
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w.terminate(p.opts.StopTimeout)
+			w.stop(p.opts.StopTimeout)
 			w.cleanup()
 		}()
 	}

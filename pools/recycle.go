@@ -45,7 +45,7 @@ func (p *Pool) adopt(w *worker, old *worker, locked func()) bool {
 	locked()
 	if p.closed {
 		p.mu.Unlock()
-		w.terminate(p.opts.StopTimeout)
+		w.stop(p.opts.StopTimeout)
 		w.cleanup()
 		return false
 	}
@@ -91,7 +91,7 @@ func (w *worker) requestCount() int {
 // startRecycle starts the replacement of old and swaps it in.
 func (p *Pool) startRecycle(old *worker, reason string) {
 	defer p.bg.Done()
-	nw, err := p.startWorker(p.ctx, old.slot)
+	nw, err := p.startWorker(p.closing, old.slot)
 	if err != nil {
 		p.mu.Lock()
 		p.pending--
@@ -99,14 +99,14 @@ func (p *Pool) startRecycle(old *worker, reason string) {
 		old.replaced = false
 		orphan := old.state == stateExited // old died meanwhile and nobody replaces it
 		var delay time.Duration
-		if p.ctx.Err() == nil {
+		if p.closing.Err() == nil {
 			delay = p.recordFailureLocked(err)
 		}
 		if orphan && !p.closed {
 			p.pending++
 		}
 		p.mu.Unlock()
-		if p.ctx.Err() != nil {
+		if p.closing.Err() != nil {
 			return
 		}
 		p.metrics.restart("start_failed")

@@ -112,21 +112,26 @@ func (l *Lease) Release() {
 // runs one call: a second Call, or a Call after Release, returns an error at once. If the worker
 // the slot was counted on has gone meanwhile (a crash), Call waits for a free slot, honouring ctx.
 func (l *Lease) Call(ctx context.Context, call Call) (json.RawMessage, error) {
-	if !l.state.CompareAndSwap(leaseReserved, leaseUsed) {
-		return nil, fmt.Errorf("pools: pool %q: the lease was already used or released", l.p.opts.Name)
-	}
-	p := l.p
-	w, err := p.acquire(ctx)
+	w, err := l.use(ctx, 1)
 	if err != nil {
 		return nil, err
 	}
-	defer p.releaseSlot(w)
-	return p.execute(ctx, w, call)
+	defer l.p.releaseSlot(w)
+	return l.p.execute(ctx, w, call)
+}
+
+// use turns the lease into a slot on a worker (see acquire), once.
+func (l *Lease) use(ctx context.Context, requests int) (*worker, error) {
+	if !l.state.CompareAndSwap(leaseReserved, leaseUsed) {
+		return nil, fmt.Errorf("pools: pool %q: the lease was already used or released", l.p.opts.Name)
+	}
+	return l.p.acquire(ctx, requests)
 }
 
 // acquire turns a reservation into a call on a worker: it picks the least-loaded worker with a
-// free slot, waiting for one if needed. On error the reservation is given back.
-func (p *Pool) acquire(ctx context.Context) (*worker, error) {
+// free slot, waiting for one if needed, and counts requests tool invocations on it. On error the
+// reservation is given back.
+func (p *Pool) acquire(ctx context.Context, requests int) (*worker, error) {
 	var begin time.Time
 	for {
 		p.mu.Lock()
@@ -138,7 +143,7 @@ func (p *Pool) acquire(ctx context.Context) (*worker, error) {
 		}
 		if w := p.pickLocked(); w != nil {
 			p.reserved--
-			p.startCallLocked(w)
+			p.startCallLocked(w, requests)
 			p.mu.Unlock()
 			if !begin.IsZero() {
 				p.metrics.slotWait.Record(time.Since(begin))
@@ -162,9 +167,10 @@ func (p *Pool) acquire(ctx context.Context) (*worker, error) {
 	}
 }
 
-// tryAcquire starts a call on the least-loaded worker if the pool has a slot free now that no
-// lease has a claim on (Reserve and Lease.Call in one step), or returns nil.
-func (p *Pool) tryAcquire() *worker {
+// tryAcquire starts a call of requests tool invocations on the least-loaded worker if the pool
+// has a slot free now that no lease has a claim on (Reserve and Lease.Call in one step), or
+// returns nil.
+func (p *Pool) tryAcquire(requests int) *worker {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.availableLocked() <= 0 {
@@ -174,15 +180,16 @@ func (p *Pool) tryAcquire() *worker {
 	if w == nil {
 		return nil
 	}
-	p.startCallLocked(w)
+	p.startCallLocked(w, requests)
 	p.metrics.slotWait.Record(0)
 	return w
 }
 
-// startCallLocked counts a call starting on w. Under p.mu.
-func (p *Pool) startCallLocked(w *worker) {
+// startCallLocked counts a call of requests tool invocations (a batch's items) starting on w.
+// Under p.mu.
+func (p *Pool) startCallLocked(w *worker, requests int) {
 	w.inflight++
-	w.requests++
+	w.requests += requests
 	p.inflight++
 	if w.maxRequests > 0 && w.requests >= w.maxRequests {
 		w.requestRecycle("requests")

@@ -2,6 +2,8 @@ package pools
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -15,17 +17,24 @@ import (
 type session struct {
 	conn   *frameConn
 	client bridgev1.BridgeClient
-	ctx    context.Context // ends when the process exits or the session closes
+	ctx    context.Context // ends when the session closes (the worker's cleanup)
+	proc   context.Context // ends when the process exits (w.ctx)
 	cancel context.CancelFunc
 	// cancelTimeout bounds one Cancel RPC.
 	cancelTimeout time.Duration
 	// broken is called once if the channel ends on its own (not because the process exited or
 	// the worker is being cleaned up).
 	broken func(error)
-	done   chan struct{} // closed when the receiver has stopped
+	// halfSent is called when a frame was cut short (send): the worker must go.
+	halfSent func()
+	done     chan struct{} // closed when the receiver has stopped
 
-	sendMu  sync.Mutex     // one frame written at a time
-	senders sync.WaitGroup // cancelCall goroutines
+	// sendLock (a semaphore of one) lets one frame be written at a time; a caller waiting for it
+	// honours its context.
+	sendLock chan struct{}
+	// sendGrace is how long the rest of a frame may take once its call's context has ended.
+	sendGrace time.Duration
+	senders   sync.WaitGroup // cancelCall goroutines
 
 	mu    sync.Mutex
 	calls map[string]*mailbox
@@ -72,13 +81,20 @@ func (m *mailbox) take(buf []*bridgev1.SessionEvent) ([]*bridgev1.SessionEvent, 
 
 // openSession starts serving w's call channel (w.calls, created by spawn).
 func (w *worker) openSession() error {
-	ctx, cancel := context.WithCancel(w.ctx)
+	// Not w.ctx: when the process exits, the events it wrote just before (a result, a batch's
+	// items) are still to be read; the receiver reads them up to the end of the channel, and the
+	// worker's cleanup closes the session (after killing any leftover process that might hold
+	// Python's end open).
+	ctx, cancel := context.WithCancel(context.Background())
 	s := &session{
+		proc:          w.ctx,
 		conn:          newFrameConn(w.calls, maxRecvMessage),
 		client:        w.client,
 		ctx:           ctx,
 		cancel:        cancel,
 		cancelTimeout: w.pool.opts.CancelGrace,
+		sendLock:      make(chan struct{}, 1),
+		sendGrace:     w.pool.opts.CancelGrace,
 		done:          make(chan struct{}),
 		calls:         map[string]*mailbox{},
 	}
@@ -99,6 +115,11 @@ func (w *worker) openSession() error {
 		// The process lives but its call channel is gone: it cannot take calls any more.
 		w.log.Error("call channel ended; replacing the worker", slog.Any("error", err))
 		w.pool.killWorker(w, "session_lost")
+	}
+	s.halfSent = func() {
+		w.log.Error("the python worker did not read its call channel within the cancel grace; killing it",
+			slog.Duration("cancel_grace", s.sendGrace))
+		w.pool.killWorker(w, "cancel_timeout")
 	}
 	go func() {
 		defer stop()
@@ -135,8 +156,8 @@ func (s *session) receive() {
 	}
 }
 
-// start registers a call and sends its Start message.
-func (s *session) start(req *bridgev1.ExecuteRequest) (*mailbox, error) {
+// start registers a call and sends its Start message, honouring ctx (see send).
+func (s *session) start(ctx context.Context, callID string, req *bridgev1.SessionRequest) (*mailbox, error) {
 	mb := newMailbox()
 	s.mu.Lock()
 	if s.err != nil {
@@ -144,10 +165,10 @@ func (s *session) start(req *bridgev1.ExecuteRequest) (*mailbox, error) {
 		s.mu.Unlock()
 		return nil, err
 	}
-	s.calls[req.GetCallId()] = mb
+	s.calls[callID] = mb
 	s.mu.Unlock()
-	if err := s.send(&bridgev1.SessionRequest{Request: &bridgev1.SessionRequest_Start{Start: req}}); err != nil {
-		s.forget(req.GetCallId())
+	if err := s.send(ctx, req); err != nil {
+		s.forget(callID)
 		return nil, err
 	}
 	return mb, nil
@@ -159,30 +180,72 @@ func (s *session) cancelCall(callID, reason string, log *slog.Logger) {
 	s.senders.Add(1)
 	go func() {
 		defer s.senders.Done()
-		ctx, cancel := context.WithTimeout(s.ctx, s.cancelTimeout)
+		ctx, cancel := context.WithTimeout(s.proc, s.cancelTimeout)
 		defer cancel()
+		stop := context.AfterFunc(s.ctx, cancel)
+		defer stop()
 		_, err := s.client.Cancel(ctx, &bridgev1.CancelRequest{CallId: callID, Reason: reason})
-		if err != nil && s.ctx.Err() == nil {
+		if err != nil && s.ctx.Err() == nil && s.proc.Err() == nil {
 			log.Warn("cancel call in python", slog.String("call_id", callID), slog.Any("error", err))
 		}
 	}()
 }
 
-func (s *session) send(req *bridgev1.SessionRequest) error {
-	s.sendMu.Lock()
-	defer s.sendMu.Unlock()
-	if err := s.conn.write(req); err != nil {
-		// The real error comes from the receiver; wait for it to see it.
-		_ = s.conn.close()
-		<-s.done
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if s.err != nil {
-			return s.err
+// send writes one request. Waiting for the channel (another caller is writing) and writing
+// honour ctx: an error wrapping errNotSent means the request never reached Python; one wrapping
+// errHalfSent that the channel is broken (its frame was cut short past sendGrace): no frame is
+// written any more, and the worker is killed (halfSent).
+func (s *session) send(ctx context.Context, req *bridgev1.SessionRequest) error {
+	select {
+	case s.sendLock <- struct{}{}:
+	default:
+		select {
+		case s.sendLock <- struct{}{}:
+		case <-ctx.Done():
+			return fmt.Errorf("call channel: waiting to send: %w: %w", errNotSent, ctx.Err())
+		case <-s.ctx.Done():
+			return s.endedError()
 		}
+	}
+	defer func() { <-s.sendLock }()
+	s.mu.Lock()
+	err := s.err
+	s.mu.Unlock()
+	if err != nil {
+		return err // the channel is broken: nothing more may be written
+	}
+	err = s.conn.write(ctx, req, s.sendGrace)
+	if err == nil || errors.Is(err, errNotSent) {
 		return err
 	}
-	return nil
+	if errors.Is(err, errHalfSent) {
+		s.mu.Lock()
+		if s.err == nil {
+			s.err = err
+		}
+		s.mu.Unlock()
+		s.halfSent()
+		return err
+	}
+	// The real error comes from the receiver; wait for it.
+	_ = s.conn.close()
+	<-s.done
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return s.err
+	}
+	return err
+}
+
+// endedError is why the session ended (once its context is done).
+func (s *session) endedError() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return s.err
+	}
+	return errors.New("call channel: closed")
 }
 
 // forget drops a call's mailbox (it has ended, or was given up on).

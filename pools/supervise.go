@@ -39,7 +39,7 @@ func (p *Pool) monitor(w *worker) {
 			w.state = stateStopping
 			p.mu.Unlock()
 			w.log.Debug("drained; stopping the old worker")
-			w.terminate(p.opts.StopTimeout)
+			w.stop(p.opts.StopTimeout)
 		case reason := <-w.recycleCh:
 			p.recycle(w, reason)
 		case <-ttlC:
@@ -146,14 +146,14 @@ func (p *Pool) backoff(failures int) time.Duration {
 // sleep waits d or until the pool stops; it reports whether the pool is still running.
 func (p *Pool) sleep(d time.Duration) bool {
 	if d <= 0 {
-		return p.ctx.Err() == nil
+		return p.closing.Err() == nil
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
 		return true
-	case <-p.ctx.Done():
+	case <-p.closing.Done():
 		return false
 	}
 }
@@ -169,9 +169,9 @@ func (p *Pool) replace(slot int, reason string, delay time.Duration) {
 			p.mu.Unlock()
 			return
 		}
-		w, err := p.startWorker(p.ctx, slot)
+		w, err := p.startWorker(p.closing, slot)
 		if err != nil {
-			if p.ctx.Err() != nil {
+			if p.closing.Err() != nil {
 				continue // sleep returns false
 			}
 			p.mu.Lock()

@@ -66,7 +66,7 @@ type worker struct {
 	pid       int
 	marker    string // MarkerEnv's value in its environment (and its tools')
 	dir       string
-	stdin     *os.File
+	stdin     *os.File // the lifeline: its end means "the supervisor is gone"; it carries the stop command
 	readEnds  []*os.File
 	readers   sync.WaitGroup
 	calls     net.Conn // the Go end of the call channel (calls.go)
@@ -153,12 +153,17 @@ func (p *Pool) startWorker(ctx context.Context, slot int) (*worker, error) {
 		return nil, fmt.Errorf("pools: pool %q: start worker %s: %w", p.opts.Name, id, err)
 	}
 	if err := w.connect(ctx); err != nil {
-		w.terminate(0)
+		w.stop(0)
 		w.cleanup()
 		var ae *AdapterError
 		if errors.As(err, &ae) {
 			ae.Pool, ae.Adapter = p.opts.Name, p.opts.Adapter
 			return nil, ae
+		}
+		var pe *ProtocolMismatchError
+		if errors.As(err, &pe) {
+			pe.Pool, pe.Python = p.opts.Name, p.opts.Python
+			return nil, pe
 		}
 		return nil, fmt.Errorf("pools: pool %q: start worker %s (pid %d): %w", p.opts.Name, id, w.pid, err)
 	}
@@ -261,6 +266,7 @@ func (w *worker) spawn() (err error) {
 		"--mode", string(o.Profile),
 		"--max-workers", strconv.Itoa(o.ThreadsPerWorker),
 		"--worker-id", w.id,
+		"--supervised", // the lifecycle is ours: lifecycle.go
 	}
 	if o.LogLevel != "" {
 		args = append(args, "--log-level", o.LogLevel)
@@ -271,7 +277,7 @@ func (w *worker) spawn() (err error) {
 	cmd := exec.Command(o.Python, args...)
 	w.marker = newMarker()
 	cmd.Env = append(o.environ(os.Environ()), o.deviceEnviron(w.slot)...)
-	cmd.Env = append(cmd.Env, MarkerEnv+"="+w.marker) // the last value wins
+	cmd.Env = append(cmd.Env, MarkerEnv+"="+w.marker, protocolEnv+"="+strconv.Itoa(goProtocol)) // the last value wins
 	cmd.Dir = o.Dir
 	cmd.Stdin = inR
 	cmd.Stdout = outW
@@ -337,7 +343,7 @@ func (w *worker) connect(ctx context.Context) error {
 			select {
 			case r = <-done:
 			case <-t.C:
-				return w.withExit(errors.New("the process exited before the handshake"))
+				return w.noHandshake(errors.New("the process exited before the handshake"))
 			}
 			break
 		}
@@ -348,8 +354,12 @@ func (w *worker) connect(ctx context.Context) error {
 	}
 	if r.err != nil {
 		var ae *AdapterError
-		if errors.As(r.err, &ae) {
+		var pe *ProtocolMismatchError
+		if errors.As(r.err, &ae) || errors.As(r.err, &pe) {
 			return r.err
+		}
+		if errors.Is(r.err, errNoHandshake) {
+			return w.noHandshake(r.err)
 		}
 		return w.withExit(fmt.Errorf("handshake: %w", r.err))
 	}
@@ -374,11 +384,25 @@ func (w *worker) connect(ctx context.Context) error {
 	if err != nil {
 		return w.withExit(fmt.Errorf("describe: %w", err))
 	}
-	if desc.GetProtocolVersion() != 0 && desc.GetProtocolVersion() != protocolVersion {
-		return fmt.Errorf("server speaks bridge protocol %d, this supervisor %d", desc.GetProtocolVersion(), protocolVersion)
+	if v := int(desc.GetProtocolVersion()); v != goProtocol {
+		return &ProtocolMismatchError{PackageVersion: hs.PackageVersion, PythonProtocol: v, GoProtocol: goProtocol}
 	}
 	w.describe = desc
 	return w.openSession()
+}
+
+// noHandshake is the start error of a process that exited without a handshake: a Python package
+// of another release when the probe finds one (it may fail on our flags before any handshake),
+// else err with the exit status and stderr.
+func (w *worker) noHandshake(err error) error {
+	if perr := w.probePackage(); perr != nil {
+		var pe *ProtocolMismatchError
+		if errors.As(perr, &pe) {
+			return pe
+		}
+		return w.withExit(perr)
+	}
+	return w.withExit(fmt.Errorf("handshake: %w", err))
 }
 
 // withExit adds the process's exit status and stderr tail to a start error when the process has
@@ -438,29 +462,6 @@ func (w *worker) kill() {
 	if err := killGroup(w.pid, syscall.SIGKILL); err != nil {
 		w.log.Warn("kill python worker", slog.Any("error", err))
 	}
-}
-
-// terminate ends the process: SIGTERM to its group (the server stops gracefully: it cancels its
-// calls and runs the adapter's teardown), then SIGKILL after grace. It returns once the process
-// has been reaped. (Stdin stays open until cleanup: its EOF means "the parent died" to Python.)
-func (w *worker) terminate(grace time.Duration) {
-	if w.cmd == nil {
-		return
-	}
-	if grace > 0 {
-		if err := killGroup(w.pid, syscall.SIGTERM); err != nil {
-			w.log.Warn("terminate python worker", slog.Any("error", err))
-		}
-		t := time.NewTimer(grace)
-		select {
-		case <-w.exited:
-		case <-t.C:
-			w.log.Warn("python worker ignored SIGTERM; killing it", slog.Duration("stop_timeout", grace))
-		}
-		t.Stop()
-	}
-	w.kill()
-	<-w.exited
 }
 
 // cleanup releases what the worker holds once its process is gone (or was never started): any

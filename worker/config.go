@@ -144,7 +144,8 @@ type PoolConfig struct {
 	LogLevel string `yaml:"log_level"`
 	// StartTimeout bounds the start of one Python process, adapter import included. Default: 60s.
 	StartTimeout time.Duration `yaml:"start_timeout"`
-	// StopTimeout is how long a Python process has to exit before it is killed. Default: 5s.
+	// StopTimeout is how long a Python process has to exit once asked to stop, before it is
+	// killed: its cancelled calls get the first half, teardown() the rest. Default: 10s.
 	StopTimeout time.Duration `yaml:"stop_timeout"`
 	// DrainTimeout bounds how long stopping waits for calls in flight. Default: 30s.
 	DrainTimeout time.Duration `yaml:"drain_timeout"`

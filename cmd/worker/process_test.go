@@ -297,3 +297,17 @@ func startedBy(ctx context.Context, t *testing.T, c client.Client, run client.Wo
 	}
 	return identity
 }
+
+// countLogs returns how many JSON log lines so far have msg as their message.
+func (p *workerProcess) countLogs(msg string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, line := range p.lines {
+		var record map[string]any
+		if json.Unmarshal([]byte(line), &record) == nil && record["msg"] == msg {
+			n++
+		}
+	}
+	return n
+}

@@ -84,6 +84,12 @@ class PoolTestAdapter(ThreadSafeAdapter):
         os._exit(code)
 
     @tool
+    def exit_if(self, code: int) -> None:
+        """End the process at once with exit code `code`, unless it is 0."""
+        if code:
+            os._exit(code)
+
+    @tool
     def grow(self, mb: int) -> int:
         """Keep `mb` more megabytes, written so that they are resident; return the total kept."""
         _hoard.append(b"\x01" * (mb << 20))

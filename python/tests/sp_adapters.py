@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -38,6 +39,7 @@ class TestAdapter(ShowcaseAdapter):
         if marker:
             with open(marker, "w") as f:
                 f.write("teardown ran")
+        _record("teardown ran")
 
     @thread_safe_method
     @tool(description="compute(x), reporting when it started and ended (time.monotonic)")
@@ -167,6 +169,62 @@ class TestAdapter(ShowcaseAdapter):
         import sqlite3
 
         return sqlite3.sqlite_version
+
+    @thread_safe_method
+    @tool(description="Heartbeat 'started', wait for the cancel, take `delay` s more, record 'tool ended'")
+    def slow_to_cancel(self, ctx: ToolContext, delay: float) -> None:
+        ctx.heartbeat("started")
+        ctx.wait_cancelled()
+        time.sleep(delay)
+        _record("tool ended")
+        ctx.check_cancelled()
+
+    @thread_safe_method
+    @tool(description="Heartbeat 'started', then sleep `seconds` without looking at ctx.cancelled")
+    def hold(self, ctx: ToolContext, seconds: float) -> float:
+        ctx.heartbeat("started")
+        time.sleep(seconds)
+        _record("hold ended")
+        return seconds
+
+    @thread_safe_method
+    @tool(
+        description="Fork a child and exec `sleep 60`; return their pids (the forked one SIGTERMed at once?)"
+    )
+    def fork_and_exec_children(self, term_at_once: bool = False) -> list[int]:
+        forked = os.fork()
+        if forked == 0:  # the child: sleep until a signal ends it
+            time.sleep(60)
+            os._exit(0)
+        if term_at_once:  # while the child may still be coming out of the fork
+            os.kill(forked, signal.SIGTERM)
+        execd = subprocess.Popen(["sleep", "60"])
+        return [forked, execd.pid]
+
+    @thread_safe_method
+    @tool(description="Return n, or raise ValueError if n is odd")
+    def even_only(self, n: int) -> int:
+        if n % 2:
+            raise ValueError(f"{n} is odd")
+        return n
+
+    @thread_safe_method
+    @tool(description="The value of environment variable `name`, or None")
+    def getenv(self, name: str) -> str | None:
+        return os.environ.get(name)
+
+    @thread_safe_method
+    @tool(description="What the tool reads on stdin")
+    def read_stdin(self) -> str:
+        return sys.stdin.read()
+
+
+def _record(event: str) -> None:
+    """Append ``event`` to the file named by SP_EVENTS, if set (the order of events in a worker)."""
+    path = os.environ.get("SP_EVENTS")
+    if path:
+        with open(path, "a") as f:
+            f.write(event + "\n")
 
 
 class PlainAdapter(Adapter):

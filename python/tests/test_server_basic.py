@@ -9,12 +9,14 @@ import sys
 import pytest
 from conftest import SHOWCASE, TEST_ADAPTER, CallError, Server, ServerFactory
 
+import snakepool
+from snakepool import PROTOCOL_VERSION
 from snakepool.bridge.v1 import bridge_pb2 as pb
 
 
 def test_handshake_and_describe(process_server: Server) -> None:
     hs = process_server.handshake
-    assert hs["protocol"] == 2
+    assert hs["protocol"] == PROTOCOL_VERSION and hs["package_version"] == snakepool.__version__
     assert hs["address"].startswith("unix:/tmp/sp-") and hs["address"].endswith("/w.sock")
     assert hs["pid"] == process_server.proc.pid
     d = process_server.stub.Describe(pb.DescribeRequest(), timeout=5)
@@ -22,7 +24,7 @@ def test_handshake_and_describe(process_server: Server) -> None:
     assert d.mode == "process" and d.max_workers == 1
     assert d.python_version == sys.version
     assert d.gil_enabled is (sys._is_gil_enabled() if hasattr(sys, "_is_gil_enabled") else True)
-    assert d.pid == process_server.proc.pid and d.protocol_version == 2
+    assert d.pid == process_server.proc.pid and d.protocol_version == PROTOCOL_VERSION
     tools = {t.name: t for t in d.tools}
     for name in ("square", "is_prime", "compute", "increment", "noop", "fail", "typed-tool"):
         assert name in tools
@@ -236,7 +238,7 @@ def test_noisy_setup_does_not_break_the_handshake(servers: ServerFactory) -> Non
 
 def test_missing_adapter_module(servers: ServerFactory) -> None:
     proc, _, hs = servers.spawn("no_such_module_xyz:Thing")
-    assert hs["protocol"] == 2 and "address" not in hs
+    assert hs["protocol"] == PROTOCOL_VERSION and "address" not in hs
     assert hs["error"]["type"] == "ModuleNotFoundError"
     assert "no_such_module_xyz" in hs["error"]["message"]
     assert "Traceback" in hs["error"]["traceback"]

@@ -34,8 +34,7 @@ from ._protocol import PROTOCOL_VERSION
 from ._threads import DedicatedThread, call_in_thread
 from ._threadsafety import UNSAFE_LIBRARIES, ThreadSafetyChecker
 from ._tool import ToolSpec, collect_tools, tool
-
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = [
     "PROTOCOL_VERSION",

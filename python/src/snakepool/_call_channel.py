@@ -11,6 +11,8 @@ and one write on the thread that runs it:
 - thread profile: a reader thread (``snakepool-calls``) hands the calls to the tool threads, which
   write their events themselves.
 
+Batches (``BatchRequest``) travel the same way and run on the same threads, one batch per tool
+thread, its items one after the other; each item's end is a frame of its own, written as it ends.
 Events are written under one lock, so the events of a call keep their order and end with its
 result or error. Cancel, Ping and Describe travel on gRPC (``_grpc_server``): they are answered
 while a tool runs, also in the process profile, where the tool thread reads this socket only
@@ -65,6 +67,12 @@ class _ChannelSink:
         with self._lock:
             if not call.done and not self.ended:
                 self._write(pb.SessionEvent(call_id=call.call_id, heartbeat=heartbeat))
+
+    def item(self, call: Call, index: int, result: pb.Result | None, error: pb.Error | None) -> None:
+        with self._lock:
+            if not self.ended:
+                end = pb.ItemEnd(index=index, result=result, error=error)
+                self._write(pb.SessionEvent(call_id=call.call_id, item=end))
 
     def finish(self, call_id: str, result: pb.Result | None, error: pb.Error | None) -> None:
         with self._lock:
@@ -163,14 +171,21 @@ class CallChannel:
 
     def _handle(self, request: pb.SessionRequest) -> None:
         kind = request.WhichOneof("request")
-        if kind == "start":
+        if kind == "start" or kind == "batch":
             self.sink.started += 1
+            d = self._d
             if self._inline:
-                call = self._d.admit(request.start, self.sink)
+                call = (
+                    d.admit(request.start, self.sink)
+                    if kind == "start"
+                    else d.admit_batch(request.batch, self.sink)
+                )
                 if call is not None:
-                    self._d.run(call)
+                    d.run(call)
+            elif kind == "start":
+                d.start(request.start, self.sink)
             else:
-                self._d.start(request.start, self.sink)
+                d.start_batch(request.batch, self.sink)
         elif kind == "cancel":
             self._d.cancel(request.cancel.call_id, request.cancel.reason)
         else:

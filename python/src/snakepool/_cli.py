@@ -16,7 +16,15 @@ from ._adapter import Adapter, ThreadSafeAdapter
 from ._interpreter import gil_enabled, python_version
 from ._lifecycle import Stopper, flush_and_exit, shut_down, teardown
 from ._loading import check_thread_safe, load_adapter
-from ._protocol import adapter_error_line, serving_line, write_handshake
+from ._protocol import (
+    PROTOCOL_ENV,
+    adapter_error_line,
+    handshake_fd_of,
+    protocol_error_line,
+    serving_line,
+    supervisor_mismatch,
+    write_handshake,
+)
 from ._threadsafety import ThreadSafetyChecker
 
 __all__ = ["main", "parser"]
@@ -77,14 +85,31 @@ def parser() -> argparse.ArgumentParser:
         "--shutdown-grace",
         type=float,
         default=5.0,
-        help="seconds that running calls get to finish after SIGTERM, once cancelled (default 5)",
+        help="seconds that running calls get to finish once cancelled by a stop (default 5; the "
+        "supervisor's stop command carries its own)",
+    )
+    p.add_argument(
+        "--supervised",
+        action="store_true",
+        help="the supervisor owns the lifecycle: ignore SIGTERM, SIGINT and SIGHUP and stop on the "
+        "stop command on stdin (end of file on stdin: the supervisor is gone, exit at once)",
     )
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of ``python -m snakepool.server``; never returns."""
-    opts = parser().parse_args(argv)
+    args = sys.argv[1:] if argv is None else list(argv)
+    # Before the flags: a supervisor of another protocol may pass flags this package does not know.
+    mismatch = supervisor_mismatch(os.environ.pop(PROTOCOL_ENV, None))  # not for the tools' children
+    if mismatch is not None:
+        print(f"snakepool: {mismatch}", file=sys.stderr)
+        try:
+            write_handshake(handshake_fd_of(args), protocol_error_line(mismatch))
+        except OSError as exc:
+            print(f"snakepool: cannot write the handshake: {exc}", file=sys.stderr)
+        flush_and_exit(1)
+    opts = parser().parse_args(args)
     if opts.max_workers < 1:
         parser().error("--max-workers must be at least 1")
     pid = os.getpid()
@@ -100,9 +125,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(AttributeError, ValueError):
             stream.reconfigure(line_buffering=True)  # type: ignore[union-attr]
-    _lifeline.watch_parent()
     stopper = Stopper()
-    stopper.install_signal_handlers()
+    stopper.install_signal_handlers(supervised=opts.supervised)
+    _lifeline.watch_parent(stopper.command)
 
     mode: str = opts.mode
     max_workers = 1 if mode == "process" else opts.max_workers
@@ -172,9 +197,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         _log.error("cannot write the handshake to fd %s: %s", handshake_fd, exc)
         flush_and_exit(1)
 
-    reason = stopper.wait()
-    shut_down(dispatcher, server, reason, opts.shutdown_grace, opts.socket)
-    flush_and_exit(0)
+    request = stopper.wait()
+    flush_and_exit(shut_down(dispatcher, server, request, opts.shutdown_grace, opts.socket))
 
 
 def _channel_socket(fd: int) -> socket.socket:

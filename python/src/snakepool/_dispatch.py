@@ -1,10 +1,18 @@
-"""Dispatch: admitting tool calls, running them on tool threads, and reporting their events.
+"""Dispatch: admitting tool calls and batches, running them on tool threads, and reporting their
+events.
 
 The dispatcher knows the bridge's messages (protobuf) but not how they travel: every event of a
-call goes to the call's *sink*, which the transport (``_grpc_server``) provides. A sink gets
-``heartbeat`` zero or more times and then ``finish`` exactly once per call; heartbeats that arrive
-after the call finished (from a thread the tool left behind) are dropped, so a call's events
-always end with its result or its error.
+call goes to the call's *sink*, which the transport (``_call_channel``, ``_grpc_server``) provides. A
+sink gets ``heartbeat`` zero or more times and then ``finish`` exactly once per call; heartbeats
+that arrive after the call finished (from a thread the tool left behind) are dropped, so a call's
+events always end with its result or its error.
+
+A batch (``BatchRequest``, on the call channel only) is one call that runs its tool over several
+items, one after the other on the thread that runs it: each item gets a context of its own and its
+arguments bound as a call's are, its heartbeats are tagged with its index, and its end goes to the
+sink's ``item`` before the next item starts; the batch's ``finish`` follows the last item (or the
+first failing one, unless the batch continues on errors). A cancel ends the item running and the
+batch: that item is not reported, and the batch finishes ``Cancelled``.
 """
 
 from __future__ import annotations
@@ -31,7 +39,7 @@ from ._threadsafety import ThreadSafetyChecker
 from ._tool import ToolSpec, collect_tools
 from .bridge.v1 import bridge_pb2 as pb
 
-__all__ = ["Call", "Dispatcher", "Sink", "StreamSink", "error"]
+__all__ = ["BatchSink", "Call", "Dispatcher", "Sink", "StreamSink", "error"]
 
 _log = logging.getLogger("snakepool.server")
 
@@ -41,6 +49,8 @@ _encode_json = json.JSONEncoder(allow_nan=False, separators=(",", ":")).encode
 _EARLY_CANCELS = 1024
 #: The result of a tool that returns None (messages given to the sinks are never modified).
 _NULL_RESULT = pb.Result(result_json=b"null")
+#: The result of a batch that ran to its end (its items carried the results).
+_BATCH_DONE = pb.Result()
 
 
 class Sink(Protocol):
@@ -60,19 +70,44 @@ class StreamSink(Sink, Protocol):
         """End the stream once the calls started on it have finished (at once when none runs)."""
 
 
+class BatchSink(Sink, Protocol):
+    """The sink of a stream that carries batches too (the call channel)."""
+
+    def item(self, call: Call, index: int, result: pb.Result | None, error: pb.Error | None) -> None:
+        """Deliver the end of item ``index`` of batch ``call`` (exactly one of the two is given)."""
+
+
 class Call:
-    """One admitted call: its request, its context and where its events go."""
+    """One admitted call or batch: its request, its context and where its events go."""
 
-    __slots__ = ("call_id", "ctx", "done", "request", "sink", "spec")
+    __slots__ = ("batch", "call_id", "cancel_reason", "ctx", "done", "item", "request", "sink", "spec")
 
-    def __init__(self, request: pb.ExecuteRequest, call_id: str, spec: ToolSpec, sink: Sink) -> None:
+    def __init__(
+        self,
+        request: pb.ExecuteRequest | None,
+        call_id: str,
+        spec: ToolSpec,
+        sink: Sink,
+        batch: pb.BatchRequest | None = None,
+    ) -> None:
         self.request = request
+        self.batch = batch
         self.call_id = call_id
         self.spec = spec
         self.sink = sink
+        #: The context of the call (of a batch: of the item running).
         self.ctx = ToolContext(call_id=call_id, tool=spec.name)
+        #: The index of the batch item running (-1 outside a batch, or between items).
+        self.item = -1
+        #: Why the call was cancelled ('' while it is not): a batch runs no item once it is set.
+        self.cancel_reason = ""
         #: Set (under the dispatcher's lock) once the call has ended; its sink drops later heartbeats.
         self.done = False
+
+    def cancel(self, reason: str) -> None:
+        """Cancel the call (a batch: the item running, and the items not run yet)."""
+        self.cancel_reason = reason
+        self.ctx.cancel(reason)
 
     def heartbeat(self, details: bytes, progress: float) -> None:
         """The ToolContext's heartbeat sink."""
@@ -126,6 +161,8 @@ class Dispatcher:
         self._active: dict[str, Call] = {}
         self._streams: set[StreamSink] = set()
         self._stopping = ""
+        #: Set once stopping and no call is left (created by wait_idle).
+        self._idle: threading.Event | None = None
         self._completed = 0
         self._anon = itertools.count(1)
         self._jobs: queue.SimpleQueue[Call | None] = queue.SimpleQueue()
@@ -175,7 +212,7 @@ class Dispatcher:
                 if len(self._early_cancels) > _EARLY_CANCELS:
                     self._early_cancels.popitem(last=False)
                 return False
-        call.ctx.cancel(reason)
+        call.cancel(reason)
         return True
 
     def stop(self, reason: str) -> int:
@@ -186,7 +223,7 @@ class Dispatcher:
             calls = list(self._active.values())
             streams = list(self._streams)
         for call in calls:
-            call.ctx.cancel(reason)
+            call.cancel(reason)
         for stream in streams:
             stream.close()
         return len(calls)
@@ -194,6 +231,17 @@ class Dispatcher:
     def active_count(self) -> int:
         with self._lock:
             return len(self._active)
+
+    def wait_idle(self, timeout: float) -> bool:
+        """After :meth:`stop`: wait up to ``timeout`` seconds until no call runs; False if some still
+        do. (A call's tool code has returned once the call is no longer counted.)"""
+        with self._lock:
+            if not self._active:
+                return True
+            if self._idle is None:
+                self._idle = threading.Event()
+            idle = self._idle
+        return idle.wait(timeout)
 
     # --- admitting calls -------------------------------------------------------------------------
 
@@ -210,6 +258,15 @@ class Dispatcher:
                 self._wake()
         return call
 
+    def start_batch(self, request: pb.BatchRequest, sink: BatchSink) -> Call | None:
+        """Admit a batch and queue it for a tool thread, as :meth:`start` does a call."""
+        call = self.admit_batch(request, sink)
+        if call is not None:
+            self._jobs.put(call)
+            if self._wake is not None:
+                self._wake()
+        return call
+
     def admit(self, request: pb.ExecuteRequest, sink: Sink) -> Call | None:
         """Admit a call without queueing it: the caller then runs it with :meth:`run`.
 
@@ -219,11 +276,28 @@ class Dispatcher:
         call_id = request.call_id or f"anonymous-{next(self._anon)}"
         spec = self.tools.get(request.tool)
         if spec is None:
-            names = ", ".join(self.tools) or "none"
-            message = f"adapter has no tool '{request.tool}'; available tools: {names}"
-            sink.finish(call_id, None, error("ToolNotFound", message, non_retryable=True))
+            self._not_found(request.tool, call_id, sink)
             return None
-        call = Call(request, call_id, spec, sink)
+        return self._admit(Call(request, call_id, spec, sink))
+
+    def admit_batch(self, request: pb.BatchRequest, sink: BatchSink) -> Call | None:
+        """Admit a batch without queueing it (see :meth:`admit`); it takes one call slot."""
+        call_id = request.call_id or f"anonymous-{next(self._anon)}"
+        spec = self.tools.get(request.tool)
+        if spec is None:
+            self._not_found(request.tool, call_id, sink)
+            return None
+        return self._admit(Call(None, call_id, spec, sink, batch=request))
+
+    def _not_found(self, tool: str, call_id: str, sink: Sink) -> None:
+        """Answer a call of a tool the adapter does not have."""
+        names = ", ".join(self.tools) or "none"
+        message = f"adapter has no tool '{tool}'; available tools: {names}"
+        sink.finish(call_id, None, error("ToolNotFound", message, non_retryable=True))
+
+    def _admit(self, call: Call) -> Call | None:
+        call_id = call.call_id
+        sink = call.sink
         active = self._active
         with self._lock:
             if len(active) >= self.max_workers:
@@ -239,7 +313,7 @@ class Dispatcher:
                 active[call_id] = call
                 early = self._early_cancels.pop(call_id, None) if self._early_cancels else None
                 if early is not None:
-                    call.ctx.cancel(early)
+                    call.cancel(early)
                 return call
         sink.finish(call_id, None, error("WorkerBusy", busy))
         return None
@@ -261,7 +335,7 @@ class Dispatcher:
             self._streams.discard(stream)
             calls = [call for call in self._active.values() if call.sink is stream]
         for call in calls:
-            call.ctx.cancel(reason)
+            call.cancel(reason)
         if calls:
             _log.info("%s; cancelled its %d running call(s)", reason, len(calls))
         stream.close()
@@ -307,7 +381,10 @@ class Dispatcher:
                 _log.exception("cannot deliver the end of call %s", call.call_id)
 
     def run(self, call: Call) -> None:
-        """Run an admitted call on this thread and deliver its end to its sink."""
+        """Run an admitted call (or batch) on this thread and deliver its end to its sink."""
+        if call.batch is not None:
+            self._run_batch(call, call.batch)
+            return
         call_id = call.call_id
         _logging.set_current_call(call_id)
         outcome: pb.Result | pb.Error
@@ -317,18 +394,84 @@ class Dispatcher:
             _log.exception("internal error running call %s", call_id)
             outcome = error("InternalError", f"{type(exc).__name__}: {exc}", traceback.format_exc())
         finally:
-            with self._lock:
-                call.done = True
-                self._active.pop(call_id, None)
-                self._completed += 1
-            _logging.set_current_call(None)
+            self._retire(call)
         if type(outcome) is pb.Result:
             call.sink.finish(call_id, outcome, None)
         else:
             call.sink.finish(call_id, None, outcome)
 
+    def _retire(self, call: Call) -> None:
+        """Count a call as ended (its tool has returned)."""
+        with self._lock:
+            call.done = True
+            self._active.pop(call.call_id, None)
+            self._completed += 1
+            if self._idle is not None and not self._active:
+                self._idle.set()
+        _logging.set_current_call(None)
+
+    def _run_batch(self, call: Call, batch: pb.BatchRequest) -> None:
+        """Run a batch's items in order on this thread; deliver each item's end, then the batch's."""
+        call_id = call.call_id
+        sink: BatchSink = call.sink  # type: ignore[assignment]  # batches come from a BatchSink
+        _logging.set_current_call(call_id)
+        outcome: pb.Result | pb.Error
+        try:
+            outcome = self._batch_items(call, batch, sink)
+        except BaseException as exc:  # a bug of ours (or of a sink): report it
+            _log.exception("internal error running batch %s", call_id)
+            outcome = error("InternalError", f"{type(exc).__name__}: {exc}", traceback.format_exc())
+        finally:
+            call.item = -1
+            self._retire(call)
+        if type(outcome) is pb.Result:
+            sink.finish(call_id, outcome, None)
+        else:
+            sink.finish(call_id, None, outcome)
+
+    def _batch_items(self, call: Call, batch: pb.BatchRequest, sink: BatchSink) -> pb.Result | pb.Error:
+        spec = call.spec
+        items = batch.items_json
+        resume: Any = None
+        if batch.resume_json:
+            try:
+                resume = json.loads(batch.resume_json)
+            except ValueError as exc:
+                return error(
+                    "InvalidArguments", f"resume details are not valid JSON: {exc}", non_retryable=True
+                )
+        info = _call_info(batch.info) if batch.HasField("info") else None
+        for index in range(max(0, batch.first), len(items)):
+            ctx = ToolContext(call_id=f"{call.call_id}/{index}", tool=spec.name, info=info)
+            if index == batch.first:
+                ctx.resume = resume
+            if spec.wants_context:
+                ctx._on_heartbeat = _item_heartbeat(call, sink, index)
+            call.ctx = ctx
+            call.item = index
+            if call.cancel_reason:  # cancelled before this item (or while switching to it)
+                ctx.cancel(call.cancel_reason)
+                return _exception_error(Cancelled(ctx._cancelled_message()), with_traceback=False)
+            outcome: pb.Result | pb.Error
+            try:
+                kwargs = spec.bind(spec.parse(items[index]), ctx)
+            except NonRetryableError as exc:  # InvalidArguments: this item's error
+                outcome = _exception_error(exc, with_traceback=False)
+            else:
+                outcome = self._invoke(call, kwargs)
+            if ctx.cancelled:  # the item was cut short: it is not reported
+                return _exception_error(Cancelled(ctx._cancelled_message()), with_traceback=False)
+            call.item = -1
+            if type(outcome) is pb.Result:
+                sink.item(call, index, outcome, None)
+            else:
+                sink.item(call, index, None, outcome)
+                if not batch.continue_on_error:
+                    break
+        return _BATCH_DONE
+
     def _prepare_and_invoke(self, call: Call) -> pb.Result | pb.Error:
-        request = call.request
+        request: pb.ExecuteRequest = call.request  # type: ignore[assignment]  # a call, not a batch
         spec = call.spec
         ctx = call.ctx
         try:
@@ -341,16 +484,7 @@ class Dispatcher:
                         "InvalidArguments", f"resume details are not valid JSON: {exc}", non_retryable=True
                     )
             if request.HasField("info"):
-                i = request.info
-                ctx.info = CallInfo(
-                    i.workflow_id,
-                    i.run_id,
-                    i.activity_id,
-                    i.activity_type,
-                    i.attempt,
-                    i.task_queue,
-                    i.namespace,
-                )
+                ctx.info = _call_info(request.info)
             if spec.wants_context:
                 ctx._on_heartbeat = call.heartbeat
             kwargs = spec.bind(args, ctx)
@@ -395,3 +529,20 @@ class Dispatcher:
                 with_traceback=False,
             )
         return pb.Result(result_json=payload)
+
+
+def _call_info(i: pb.CallInfo) -> CallInfo:
+    return CallInfo(
+        i.workflow_id, i.run_id, i.activity_id, i.activity_type, i.attempt, i.task_queue, i.namespace
+    )
+
+
+def _item_heartbeat(call: Call, sink: Sink, index: int) -> Callable[[bytes, float], None]:
+    """The heartbeat sink of batch item ``index``: heartbeats tagged with its index, dropped once the
+    item has ended (a thread its tool left behind)."""
+
+    def beat(details: bytes, progress: float) -> None:
+        if call.item == index:
+            sink.heartbeat(call, pb.Heartbeat(details_json=details, progress=progress, item=index))
+
+    return beat

@@ -71,7 +71,7 @@ def _execute(
 
         def rpc_ended() -> None:
             if not call.done:
-                call.ctx.cancel("the Execute RPC ended")
+                call.cancel("the Execute RPC ended")
 
         if not rpc.add_callback(rpc_ended):
             rpc_ended()

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n snakepool/bridge/v1/bridge.proto\x12\x13snakepool.bridge.v1\"\x11\n\x0f\x44\x65scribeRequest\"\xc8\x01\n\x10\x44\x65scribeResponse\x12\x0f\n\x07\x61\x64\x61pter\x18\x01 \x01(\t\x12,\n\x05tools\x18\x02 \x03(\x0b\x32\x1d.snakepool.bridge.v1.ToolSpec\x12\x0c\n\x04mode\x18\x03 \x01(\t\x12\x13\n\x0bmax_workers\x18\x04 \x01(\x05\x12\x16\n\x0epython_version\x18\x05 \x01(\t\x12\x13\n\x0bgil_enabled\x18\x06 \x01(\x08\x12\x0b\n\x03pid\x18\x07 \x01(\x05\x12\x18\n\x10protocol_version\x18\x08 \x01(\x05\"H\n\x08ToolSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x19\n\x11input_schema_json\x18\x03 \x01(\t\"\x84\x01\n\x0e\x45xecuteRequest\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12\x0c\n\x04tool\x18\x02 \x01(\t\x12\x11\n\targs_json\x18\x03 \x01(\x0c\x12\x13\n\x0bresume_json\x18\x04 \x01(\x0c\x12+\n\x04info\x18\x05 \x01(\x0b\x32\x1d.snakepool.bridge.v1.CallInfo\"\x93\x01\n\x08\x43\x61llInfo\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\x13\n\x0b\x61\x63tivity_id\x18\x03 \x01(\t\x12\x15\n\ractivity_type\x18\x04 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x05 \x01(\x05\x12\x12\n\ntask_queue\x18\x06 \x01(\t\x12\x11\n\tnamespace\x18\x07 \x01(\t\"\x87\x01\n\x0eSessionRequest\x12\x34\n\x05start\x18\x01 \x01(\x0b\x32#.snakepool.bridge.v1.ExecuteRequestH\x00\x12\x34\n\x06\x63\x61ncel\x18\x02 \x01(\x0b\x32\".snakepool.bridge.v1.CancelRequestH\x00\x42\t\n\x07request\"\xb9\x01\n\x0cSessionEvent\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12\x33\n\theartbeat\x18\x02 \x01(\x0b\x32\x1e.snakepool.bridge.v1.HeartbeatH\x00\x12-\n\x06result\x18\x03 \x01(\x0b\x32\x1b.snakepool.bridge.v1.ResultH\x00\x12+\n\x05\x65rror\x18\x04 \x01(\x0b\x32\x1a.snakepool.bridge.v1.ErrorH\x00\x42\x07\n\x05\x65vent\"\xa8\x01\n\x0c\x45xecuteEvent\x12\x33\n\theartbeat\x18\x01 \x01(\x0b\x32\x1e.snakepool.bridge.v1.HeartbeatH\x00\x12-\n\x06result\x18\x02 \x01(\x0b\x32\x1b.snakepool.bridge.v1.ResultH\x00\x12+\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x1a.snakepool.bridge.v1.ErrorH\x00\x42\x07\n\x05\x65vent\"3\n\tHeartbeat\x12\x14\n\x0c\x64\x65tails_json\x18\x01 \x01(\x0c\x12\x10\n\x08progress\x18\x02 \x01(\x01\"\x1d\n\x06Result\x12\x13\n\x0bresult_json\x18\x01 \x01(\x0c\"P\n\x05\x45rror\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x11\n\ttraceback\x18\x03 \x01(\t\x12\x15\n\rnon_retryable\x18\x04 \x01(\x08\"0\n\rCancelRequest\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\x1f\n\x0e\x43\x61ncelResponse\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\"\r\n\x0bPingRequest\"J\n\x0cPingResponse\x12\x0b\n\x03pid\x18\x01 \x01(\x05\x12\x14\n\x0c\x61\x63tive_calls\x18\x02 \x01(\x05\x12\x17\n\x0f\x63ompleted_calls\x18\x03 \x01(\x03\x32\xd6\x02\n\x06\x42ridge\x12W\n\x08\x44\x65scribe\x12$.snakepool.bridge.v1.DescribeRequest\x1a%.snakepool.bridge.v1.DescribeResponse\x12S\n\x07\x45xecute\x12#.snakepool.bridge.v1.ExecuteRequest\x1a!.snakepool.bridge.v1.ExecuteEvent0\x01\x12Q\n\x06\x43\x61ncel\x12\".snakepool.bridge.v1.CancelRequest\x1a#.snakepool.bridge.v1.CancelResponse\x12K\n\x04Ping\x12 .snakepool.bridge.v1.PingRequest\x1a!.snakepool.bridge.v1.PingResponseBCZAgithub.com/snakepool/snakepool/proto/snakepool/bridge/v1;bridgev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n snakepool/bridge/v1/bridge.proto\x12\x13snakepool.bridge.v1\"\x11\n\x0f\x44\x65scribeRequest\"\xc8\x01\n\x10\x44\x65scribeResponse\x12\x0f\n\x07\x61\x64\x61pter\x18\x01 \x01(\t\x12,\n\x05tools\x18\x02 \x03(\x0b\x32\x1d.snakepool.bridge.v1.ToolSpec\x12\x0c\n\x04mode\x18\x03 \x01(\t\x12\x13\n\x0bmax_workers\x18\x04 \x01(\x05\x12\x16\n\x0epython_version\x18\x05 \x01(\t\x12\x13\n\x0bgil_enabled\x18\x06 \x01(\x08\x12\x0b\n\x03pid\x18\x07 \x01(\x05\x12\x18\n\x10protocol_version\x18\x08 \x01(\x05\"H\n\x08ToolSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x19\n\x11input_schema_json\x18\x03 \x01(\t\"\x84\x01\n\x0e\x45xecuteRequest\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12\x0c\n\x04tool\x18\x02 \x01(\t\x12\x11\n\targs_json\x18\x03 \x01(\x0c\x12\x13\n\x0bresume_json\x18\x04 \x01(\x0c\x12+\n\x04info\x18\x05 \x01(\x0b\x32\x1d.snakepool.bridge.v1.CallInfo\"\x93\x01\n\x08\x43\x61llInfo\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\x13\n\x0b\x61\x63tivity_id\x18\x03 \x01(\t\x12\x15\n\ractivity_type\x18\x04 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x05 \x01(\x05\x12\x12\n\ntask_queue\x18\x06 \x01(\t\x12\x11\n\tnamespace\x18\x07 \x01(\t\"\xbb\x01\n\x0eSessionRequest\x12\x34\n\x05start\x18\x01 \x01(\x0b\x32#.snakepool.bridge.v1.ExecuteRequestH\x00\x12\x34\n\x06\x63\x61ncel\x18\x02 \x01(\x0b\x32\".snakepool.bridge.v1.CancelRequestH\x00\x12\x32\n\x05\x62\x61tch\x18\x03 \x01(\x0b\x32!.snakepool.bridge.v1.BatchRequestH\x00\x42\t\n\x07request\"\xad\x01\n\x0c\x42\x61tchRequest\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12\x0c\n\x04tool\x18\x02 \x01(\t\x12\x12\n\nitems_json\x18\x03 \x03(\x0c\x12\r\n\x05\x66irst\x18\x04 \x01(\x05\x12\x19\n\x11\x63ontinue_on_error\x18\x05 \x01(\x08\x12\x13\n\x0bresume_json\x18\x06 \x01(\x0c\x12+\n\x04info\x18\x07 \x01(\x0b\x32\x1d.snakepool.bridge.v1.CallInfo\"\xe7\x01\n\x0cSessionEvent\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12\x33\n\theartbeat\x18\x02 \x01(\x0b\x32\x1e.snakepool.bridge.v1.HeartbeatH\x00\x12-\n\x06result\x18\x03 \x01(\x0b\x32\x1b.snakepool.bridge.v1.ResultH\x00\x12+\n\x05\x65rror\x18\x04 \x01(\x0b\x32\x1a.snakepool.bridge.v1.ErrorH\x00\x12,\n\x04item\x18\x05 \x01(\x0b\x32\x1c.snakepool.bridge.v1.ItemEndH\x00\x42\x07\n\x05\x65vent\"\x7f\n\x07ItemEnd\x12\r\n\x05index\x18\x01 \x01(\x05\x12-\n\x06result\x18\x02 \x01(\x0b\x32\x1b.snakepool.bridge.v1.ResultH\x00\x12+\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x1a.snakepool.bridge.v1.ErrorH\x00\x42\t\n\x07outcome\"\xa8\x01\n\x0c\x45xecuteEvent\x12\x33\n\theartbeat\x18\x01 \x01(\x0b\x32\x1e.snakepool.bridge.v1.HeartbeatH\x00\x12-\n\x06result\x18\x02 \x01(\x0b\x32\x1b.snakepool.bridge.v1.ResultH\x00\x12+\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x1a.snakepool.bridge.v1.ErrorH\x00\x42\x07\n\x05\x65vent\"A\n\tHeartbeat\x12\x14\n\x0c\x64\x65tails_json\x18\x01 \x01(\x0c\x12\x10\n\x08progress\x18\x02 \x01(\x01\x12\x0c\n\x04item\x18\x03 \x01(\x05\"\x1d\n\x06Result\x12\x13\n\x0bresult_json\x18\x01 \x01(\x0c\"P\n\x05\x45rror\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x11\n\ttraceback\x18\x03 \x01(\t\x12\x15\n\rnon_retryable\x18\x04 \x01(\x08\"0\n\rCancelRequest\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\x1f\n\x0e\x43\x61ncelResponse\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\"\r\n\x0bPingRequest\"J\n\x0cPingResponse\x12\x0b\n\x03pid\x18\x01 \x01(\x05\x12\x14\n\x0c\x61\x63tive_calls\x18\x02 \x01(\x05\x12\x17\n\x0f\x63ompleted_calls\x18\x03 \x01(\x03\x32\xd6\x02\n\x06\x42ridge\x12W\n\x08\x44\x65scribe\x12$.snakepool.bridge.v1.DescribeRequest\x1a%.snakepool.bridge.v1.DescribeResponse\x12S\n\x07\x45xecute\x12#.snakepool.bridge.v1.ExecuteRequest\x1a!.snakepool.bridge.v1.ExecuteEvent0\x01\x12Q\n\x06\x43\x61ncel\x12\".snakepool.bridge.v1.CancelRequest\x1a#.snakepool.bridge.v1.CancelResponse\x12K\n\x04Ping\x12 .snakepool.bridge.v1.PingRequest\x1a!.snakepool.bridge.v1.PingResponseBCZAgithub.com/snakepool/snakepool/proto/snakepool/bridge/v1;bridgev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,25 +43,29 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CALLINFO']._serialized_start=489
   _globals['_CALLINFO']._serialized_end=636
   _globals['_SESSIONREQUEST']._serialized_start=639
-  _globals['_SESSIONREQUEST']._serialized_end=774
-  _globals['_SESSIONEVENT']._serialized_start=777
-  _globals['_SESSIONEVENT']._serialized_end=962
-  _globals['_EXECUTEEVENT']._serialized_start=965
-  _globals['_EXECUTEEVENT']._serialized_end=1133
-  _globals['_HEARTBEAT']._serialized_start=1135
-  _globals['_HEARTBEAT']._serialized_end=1186
-  _globals['_RESULT']._serialized_start=1188
-  _globals['_RESULT']._serialized_end=1217
-  _globals['_ERROR']._serialized_start=1219
-  _globals['_ERROR']._serialized_end=1299
-  _globals['_CANCELREQUEST']._serialized_start=1301
-  _globals['_CANCELREQUEST']._serialized_end=1349
-  _globals['_CANCELRESPONSE']._serialized_start=1351
-  _globals['_CANCELRESPONSE']._serialized_end=1382
-  _globals['_PINGREQUEST']._serialized_start=1384
-  _globals['_PINGREQUEST']._serialized_end=1397
-  _globals['_PINGRESPONSE']._serialized_start=1399
-  _globals['_PINGRESPONSE']._serialized_end=1473
-  _globals['_BRIDGE']._serialized_start=1476
-  _globals['_BRIDGE']._serialized_end=1818
+  _globals['_SESSIONREQUEST']._serialized_end=826
+  _globals['_BATCHREQUEST']._serialized_start=829
+  _globals['_BATCHREQUEST']._serialized_end=1002
+  _globals['_SESSIONEVENT']._serialized_start=1005
+  _globals['_SESSIONEVENT']._serialized_end=1236
+  _globals['_ITEMEND']._serialized_start=1238
+  _globals['_ITEMEND']._serialized_end=1365
+  _globals['_EXECUTEEVENT']._serialized_start=1368
+  _globals['_EXECUTEEVENT']._serialized_end=1536
+  _globals['_HEARTBEAT']._serialized_start=1538
+  _globals['_HEARTBEAT']._serialized_end=1603
+  _globals['_RESULT']._serialized_start=1605
+  _globals['_RESULT']._serialized_end=1634
+  _globals['_ERROR']._serialized_start=1636
+  _globals['_ERROR']._serialized_end=1716
+  _globals['_CANCELREQUEST']._serialized_start=1718
+  _globals['_CANCELREQUEST']._serialized_end=1766
+  _globals['_CANCELRESPONSE']._serialized_start=1768
+  _globals['_CANCELRESPONSE']._serialized_end=1799
+  _globals['_PINGREQUEST']._serialized_start=1801
+  _globals['_PINGREQUEST']._serialized_end=1814
+  _globals['_PINGRESPONSE']._serialized_start=1816
+  _globals['_PINGRESPONSE']._serialized_end=1890
+  _globals['_BRIDGE']._serialized_start=1893
+  _globals['_BRIDGE']._serialized_end=2235
 # @@protoc_insertion_point(module_scope)

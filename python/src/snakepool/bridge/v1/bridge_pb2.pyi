@@ -73,24 +73,56 @@ class CallInfo(_message.Message):
     def __init__(self, workflow_id: _Optional[str] = ..., run_id: _Optional[str] = ..., activity_id: _Optional[str] = ..., activity_type: _Optional[str] = ..., attempt: _Optional[int] = ..., task_queue: _Optional[str] = ..., namespace: _Optional[str] = ...) -> None: ...
 
 class SessionRequest(_message.Message):
-    __slots__ = ("start", "cancel")
+    __slots__ = ("start", "cancel", "batch")
     START_FIELD_NUMBER: _ClassVar[int]
     CANCEL_FIELD_NUMBER: _ClassVar[int]
+    BATCH_FIELD_NUMBER: _ClassVar[int]
     start: ExecuteRequest
     cancel: CancelRequest
-    def __init__(self, start: _Optional[_Union[ExecuteRequest, _Mapping]] = ..., cancel: _Optional[_Union[CancelRequest, _Mapping]] = ...) -> None: ...
+    batch: BatchRequest
+    def __init__(self, start: _Optional[_Union[ExecuteRequest, _Mapping]] = ..., cancel: _Optional[_Union[CancelRequest, _Mapping]] = ..., batch: _Optional[_Union[BatchRequest, _Mapping]] = ...) -> None: ...
+
+class BatchRequest(_message.Message):
+    __slots__ = ("call_id", "tool", "items_json", "first", "continue_on_error", "resume_json", "info")
+    CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    TOOL_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_JSON_FIELD_NUMBER: _ClassVar[int]
+    FIRST_FIELD_NUMBER: _ClassVar[int]
+    CONTINUE_ON_ERROR_FIELD_NUMBER: _ClassVar[int]
+    RESUME_JSON_FIELD_NUMBER: _ClassVar[int]
+    INFO_FIELD_NUMBER: _ClassVar[int]
+    call_id: str
+    tool: str
+    items_json: _containers.RepeatedScalarFieldContainer[bytes]
+    first: int
+    continue_on_error: bool
+    resume_json: bytes
+    info: CallInfo
+    def __init__(self, call_id: _Optional[str] = ..., tool: _Optional[str] = ..., items_json: _Optional[_Iterable[bytes]] = ..., first: _Optional[int] = ..., continue_on_error: _Optional[bool] = ..., resume_json: _Optional[bytes] = ..., info: _Optional[_Union[CallInfo, _Mapping]] = ...) -> None: ...
 
 class SessionEvent(_message.Message):
-    __slots__ = ("call_id", "heartbeat", "result", "error")
+    __slots__ = ("call_id", "heartbeat", "result", "error", "item")
     CALL_ID_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
     RESULT_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    ITEM_FIELD_NUMBER: _ClassVar[int]
     call_id: str
     heartbeat: Heartbeat
     result: Result
     error: Error
-    def __init__(self, call_id: _Optional[str] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., result: _Optional[_Union[Result, _Mapping]] = ..., error: _Optional[_Union[Error, _Mapping]] = ...) -> None: ...
+    item: ItemEnd
+    def __init__(self, call_id: _Optional[str] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., result: _Optional[_Union[Result, _Mapping]] = ..., error: _Optional[_Union[Error, _Mapping]] = ..., item: _Optional[_Union[ItemEnd, _Mapping]] = ...) -> None: ...
+
+class ItemEnd(_message.Message):
+    __slots__ = ("index", "result", "error")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    result: Result
+    error: Error
+    def __init__(self, index: _Optional[int] = ..., result: _Optional[_Union[Result, _Mapping]] = ..., error: _Optional[_Union[Error, _Mapping]] = ...) -> None: ...
 
 class ExecuteEvent(_message.Message):
     __slots__ = ("heartbeat", "result", "error")
@@ -103,12 +135,14 @@ class ExecuteEvent(_message.Message):
     def __init__(self, heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., result: _Optional[_Union[Result, _Mapping]] = ..., error: _Optional[_Union[Error, _Mapping]] = ...) -> None: ...
 
 class Heartbeat(_message.Message):
-    __slots__ = ("details_json", "progress")
+    __slots__ = ("details_json", "progress", "item")
     DETAILS_JSON_FIELD_NUMBER: _ClassVar[int]
     PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    ITEM_FIELD_NUMBER: _ClassVar[int]
     details_json: bytes
     progress: float
-    def __init__(self, details_json: _Optional[bytes] = ..., progress: _Optional[float] = ...) -> None: ...
+    item: int
+    def __init__(self, details_json: _Optional[bytes] = ..., progress: _Optional[float] = ..., item: _Optional[int] = ...) -> None: ...
 
 class Result(_message.Message):
     __slots__ = ("result_json",)

@@ -1,0 +1,3 @@
+"""A package that cannot be imported (a broken install)."""
+
+raise ImportError("a broken install of snakepool")
