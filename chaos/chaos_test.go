@@ -29,7 +29,7 @@ var scenarios = []scenario{
 	{"memory-leak", false, memoryLeak},
 	{"poison", true, poison},
 	{"children", true, children},
-	{"group-sigterm", false, groupSIGTERM},
+	{"group-sigterm", true, groupSIGTERM},
 	{"server-restart", false, serverRestart},
 }
 
