@@ -35,7 +35,7 @@ import socket
 import threading
 
 from ._dispatch import Call, Dispatcher, error
-from ._frames import MAX_FRAME, READ_SIZE, Frames, send_frame
+from ._frames import HEADER, MAX_FRAME, READ_SIZE, Frames, send_frame
 from .bridge.v1 import bridge_pb2 as pb
 
 __all__ = ["CallChannel"]
@@ -117,7 +117,10 @@ class _ChannelSink:
                 non_retryable=True,
             )
         try:
-            send_frame(self._sock, data)
+            if len(data) < READ_SIZE:  # the hot path, inline (send_frame for large payloads)
+                self._sock.sendall(HEADER.pack(len(data)) + data)
+            else:
+                send_frame(self._sock, data)
         except OSError as exc:  # the Go side is gone: nothing more can be delivered
             _log.debug("cannot write to the call channel: %s", exc)
             self.ended = True

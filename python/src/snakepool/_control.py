@@ -85,7 +85,9 @@ class ControlChannel:
             )
             return pb.ControlResponse(id=rid, stop=pb.StopResponse())
         if kind not in ("ping", "cancel", "describe"):
-            _log.warning("ignoring a control request of unknown kind (a newer supervisor?): %s", request)
+            _log.warning(
+                "answering control request %d: of a kind this worker does not know (a newer supervisor?)", rid
+            )
             return pb.ControlResponse(
                 id=rid,
                 error=error("UnknownRequest", "this worker does not know the request (a newer supervisor?)"),
