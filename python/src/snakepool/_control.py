@@ -67,7 +67,10 @@ class ControlChannel:
         try:
             while data := self._sock.recv(READ_SIZE):
                 for request in frames.feed(data):
-                    send_frame(self._sock, self._answer(request).SerializeToString())
+                    if request.WhichOneof("request") == "stop":
+                        self._stop(request)
+                    else:
+                        send_frame(self._sock, self._answer(request).SerializeToString())
         except OSError as exc:
             reason = f"the control channel broke ({exc})"
         except Exception as exc:  # a frame that is no ControlRequest: the channel is out of step
@@ -75,15 +78,16 @@ class ControlChannel:
             reason = f"the control channel failed ({type(exc).__name__})"
         self._on_closed(reason)
 
+    def _stop(self, request: pb.ControlRequest) -> None:
+        # Acknowledged before it is acted on: a worker with nothing to wait for exits (and its end
+        # of the channel closes) before an answer sent afterwards would leave.
+        send_frame(self._sock, pb.ControlResponse(id=request.id, stop=pb.StopResponse()).SerializeToString())
+        stop = request.stop
+        self._on_stop(StopRequest(STOP_REASON, _seconds(stop.grace_seconds), _seconds(stop.timeout_seconds)))
+
     def _answer(self, request: pb.ControlRequest) -> pb.ControlResponse:
         kind = request.WhichOneof("request")
         rid = request.id
-        if kind == "stop":
-            stop = request.stop
-            self._on_stop(
-                StopRequest(STOP_REASON, _seconds(stop.grace_seconds), _seconds(stop.timeout_seconds))
-            )
-            return pb.ControlResponse(id=rid, stop=pb.StopResponse())
         if kind not in ("ping", "cancel", "describe"):
             _log.warning(
                 "answering control request %d: of a kind this worker does not know (a newer supervisor?)", rid
