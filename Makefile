@@ -20,7 +20,6 @@ PROTOBUF_MIN := 7.35.1
 
 TEMPORAL_CLI_VERSION      := v1.5.1
 PROTOC_GEN_GO_VERSION     := v1.36.12
-PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 
 # Used by the Go tests to find the interpreter and the Temporal CLI.
 export SNAKEPOOL_PYTHON   := $(PY)
@@ -69,14 +68,12 @@ bench-deps: $(BENCH_VENV)/.installed ## install the benchmark harness's tools in
 $(BIN)/protoc-gen-go:
 	GOBIN=$(BIN) go install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
 
-$(BIN)/protoc-gen-go-grpc:
-	GOBIN=$(BIN) go install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
-
+# The Go side generates the messages only: the pools talk to Python over socket pairs, not over
+# the Bridge gRPC service (Python serves that for grpcurl and tests), so package pools links no grpc.
 .PHONY: proto
-proto: $(VENV)/.installed $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc ## regenerate the Go and Python bridge code
+proto: $(VENV)/.installed $(BIN)/protoc-gen-go ## regenerate the Go and Python bridge code
 	$(PY) -m grpc_tools.protoc -I proto \
 		--plugin=protoc-gen-go=$(BIN)/protoc-gen-go --go_out=proto --go_opt=paths=source_relative \
-		--plugin=protoc-gen-go-grpc=$(BIN)/protoc-gen-go-grpc --go-grpc_out=proto --go-grpc_opt=paths=source_relative \
 		--python_out=python/src --pyi_out=python/src --grpc_python_out=python/src \
 		proto/snakepool/bridge/v1/bridge.proto
 

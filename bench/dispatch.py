@@ -18,7 +18,7 @@ from snakepool.examples.showcase import ShowcaseAdapter
 
 
 class _SerialisingSink:
-    """Builds and serialises each event as the gRPC transport does, and drops it."""
+    """Builds and serialises each event as the call channel does, and drops it."""
 
     def heartbeat(self, call: Call, heartbeat: pb.Heartbeat) -> None:
         pb.SessionEvent(call_id=call.call_id, heartbeat=heartbeat).SerializeToString()

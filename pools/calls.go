@@ -13,13 +13,11 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/proto"
-
-	bridgev1 "github.com/snakepool/snakepool/proto/snakepool/bridge/v1"
 )
 
 // The call channel (bridge.proto): one end of a Unix socket pair that the worker inherits as
 // callsFD. Each frame is a 4-byte big-endian length and a serialised message: SessionRequest to
-// Python, SessionEvent from Python.
+// Python, SessionEvent from Python. The control channel (control.go) is framed the same way.
 
 // callsFD is the worker's file descriptor of the call channel (cmd.ExtraFiles[2]).
 const callsFD = 5
@@ -27,9 +25,9 @@ const callsFD = 5
 // frameHeader is the size of a frame's length prefix.
 const frameHeader = 4
 
-// newCallChannel creates the socket pair of a call channel: the Go end, and the end the Python
-// process inherits (close it once the process has started).
-func newCallChannel() (net.Conn, *os.File, error) {
+// newChannel creates the socket pair of a channel (name: "calls" or "control"): the Go end, and
+// the end the Python process inherits (close it once the process has started).
+func newChannel(name string) (net.Conn, *os.File, error) {
 	// As os/exec does: no fork may inherit the pair before it is close-on-exec.
 	syscall.ForkLock.RLock()
 	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
@@ -39,29 +37,30 @@ func newCallChannel() (net.Conn, *os.File, error) {
 	}
 	syscall.ForkLock.RUnlock()
 	if err != nil {
-		return nil, nil, fmt.Errorf("create the call channel: %w", err)
+		return nil, nil, fmt.Errorf("create the %s channel: %w", name, err)
 	}
-	ours := os.NewFile(uintptr(fds[0]), "calls")
+	ours := os.NewFile(uintptr(fds[0]), name)
 	defer ours.Close() // FileConn dups it
 	conn, err := net.FileConn(ours)
 	if err != nil {
 		syscall.Close(fds[1])
-		return nil, nil, fmt.Errorf("create the call channel: %w", err)
+		return nil, nil, fmt.Errorf("create the %s channel: %w", name, err)
 	}
-	return conn, os.NewFile(uintptr(fds[1]), "calls"), nil
+	return conn, os.NewFile(uintptr(fds[1]), name), nil
 }
 
-// frameConn reads and writes the frames of a call channel. write is not safe for concurrent use
-// (the session serialises it); read is called by one goroutine.
+// frameConn reads and writes the frames of a channel. write is not safe for concurrent use (the
+// session and the control serialise it); read is called by one goroutine.
 type frameConn struct {
+	name string // "call channel" or "control channel", for the errors
 	conn net.Conn
 	r    *bufio.Reader
 	wbuf []byte
 	max  int // largest frame read accepted
 }
 
-func newFrameConn(conn net.Conn, maxFrame int) *frameConn {
-	return &frameConn{conn: conn, r: bufio.NewReaderSize(conn, 64<<10), max: maxFrame}
+func newFrameConn(name string, conn net.Conn, maxFrame int) *frameConn {
+	return &frameConn{name: name, conn: conn, r: bufio.NewReaderSize(conn, 64<<10), max: maxFrame}
 }
 
 // errNotSent is returned (wrapping the context's error) by a write whose context ended before
@@ -97,7 +96,7 @@ func (c *frameConn) writeFrame(ctx context.Context, buf []byte, grace time.Durat
 		return err
 	}
 	if ctx.Err() != nil {
-		return fmt.Errorf("call channel: %w: %w", errNotSent, ctx.Err())
+		return fmt.Errorf("%s: %w: %w", c.name, errNotSent, ctx.Err())
 	}
 	fired := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
@@ -117,34 +116,34 @@ func (c *frameConn) writeFrame(ctx context.Context, buf []byte, grace time.Durat
 	}
 	if n == 0 {
 		_ = c.conn.SetWriteDeadline(time.Time{})
-		return fmt.Errorf("call channel: %w: %w", errNotSent, ctx.Err())
+		return fmt.Errorf("%s: %w: %w", c.name, errNotSent, ctx.Err())
 	}
 	_ = c.conn.SetWriteDeadline(time.Now().Add(grace))
 	_, err = c.conn.Write(buf[n:])
 	_ = c.conn.SetWriteDeadline(time.Time{})
 	if err != nil {
-		return fmt.Errorf("call channel: %w (%d of %d bytes) and the rest could not follow within %s: %w",
-			errHalfSent, n, len(buf), grace, err)
+		return fmt.Errorf("%s: %w (%d of %d bytes) and the rest could not follow within %s: %w",
+			c.name, errHalfSent, n, len(buf), grace, err)
 	}
 	return nil
 }
 
-// read receives one frame into ev.
-func (c *frameConn) read(ev *bridgev1.SessionEvent) error {
+// read receives one frame into m.
+func (c *frameConn) read(m proto.Message) error {
 	var header [frameHeader]byte
 	if _, err := io.ReadFull(c.r, header[:]); err != nil {
-		return err
+		return fmt.Errorf("%s: %w", c.name, err) // io.EOF: the peer closed its end between frames
 	}
 	size := binary.BigEndian.Uint32(header[:])
 	if int64(size) > int64(c.max) {
-		return fmt.Errorf("call channel: a frame of %d bytes is over the %d-byte limit", size, c.max)
+		return fmt.Errorf("%s: a frame of %d bytes is over the %d-byte limit", c.name, size, c.max)
 	}
 	body := make([]byte, size)
 	if _, err := io.ReadFull(c.r, body); err != nil {
-		return fmt.Errorf("call channel: truncated frame: %w", err)
+		return fmt.Errorf("%s: truncated frame: %w", c.name, err)
 	}
-	if err := proto.Unmarshal(body, ev); err != nil {
-		return fmt.Errorf("call channel: decode an event: %w", err)
+	if err := proto.Unmarshal(body, m); err != nil {
+		return fmt.Errorf("%s: decode a %s: %w", c.name, m.ProtoReflect().Descriptor().Name(), err)
 	}
 	return nil
 }

@@ -14,10 +14,11 @@ import (
 	bridgev1 "github.com/snakepool/snakepool/proto/snakepool/bridge/v1"
 )
 
-// pythonEnd returns both ends of a new call channel, the child's as a net.Conn.
-func pythonEnd(t *testing.T) (net.Conn, net.Conn) {
+// pythonEnd returns both ends of a new channel (name: "calls" or "control"), the child's as a
+// net.Conn.
+func pythonEnd(t testing.TB, name string) (net.Conn, net.Conn) {
 	t.Helper()
-	ours, child, err := newCallChannel()
+	ours, child, err := newChannel(name)
 	require.NoError(t, err)
 	theirs, err := net.FileConn(child)
 	require.NoError(t, err)
@@ -43,14 +44,14 @@ func TestFrames(t *testing.T) {
 		{"one event", frame, 1 << 20, ""},
 		{"over the limit", frame, len(body) - 1, "a frame of 10 bytes is over the 9-byte limit"},
 		{"truncated", frame[:len(frame)-2], 1 << 20, "truncated frame"},
-		{"not a message", append(binary.BigEndian.AppendUint32(nil, 2), 0xff, 0xff), 1 << 20, "decode an event"},
+		{"not a message", append(binary.BigEndian.AppendUint32(nil, 2), 0xff, 0xff), 1 << 20, "call channel: decode a SessionEvent"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ours, theirs := pythonEnd(t)
+			ours, theirs := pythonEnd(t, "calls")
 			go func() { _, _ = theirs.Write(tt.wire); theirs.Close() }()
 			var got bridgev1.SessionEvent
-			err := newFrameConn(ours, tt.max).read(&got)
+			err := newFrameConn("call channel", ours, tt.max).read(&got)
 			if tt.wantErr != "" {
 				require.ErrorContains(t, err, tt.wantErr)
 				return
@@ -61,9 +62,9 @@ func TestFrames(t *testing.T) {
 	}
 
 	t.Run("write", func(t *testing.T) {
-		ours, theirs := pythonEnd(t)
+		ours, theirs := pythonEnd(t, "calls")
 		req := &bridgev1.SessionRequest{Request: &bridgev1.SessionRequest_Start{Start: &bridgev1.ExecuteRequest{CallId: "c2", Tool: "noop"}}}
-		go func() { _ = newFrameConn(ours, 1<<20).write(context.Background(), req, time.Second) }()
+		go func() { _ = newFrameConn("call channel", ours, 1<<20).write(context.Background(), req, time.Second) }()
 		var header [4]byte
 		_, err := theirs.Read(header[:])
 		require.NoError(t, err)
@@ -76,8 +77,8 @@ func TestFrames(t *testing.T) {
 
 	// A peer that does not read: the write honours its context.
 	t.Run("peer not reading", func(t *testing.T) {
-		ours, _ := pythonEnd(t)
-		c := newFrameConn(ours, 1<<20)
+		ours, _ := pythonEnd(t, "calls")
+		c := newFrameConn("call channel", ours, 1<<20)
 		big := make([]byte, 4<<20) // a frame larger than the socket's buffer (its content does not matter)
 		small := &bridgev1.SessionRequest{Request: &bridgev1.SessionRequest_Start{Start: &bridgev1.ExecuteRequest{CallId: "small"}}}
 

@@ -101,9 +101,9 @@ func TestCancelIgnoredThread(t *testing.T) {
 }
 
 // TestBusyProcessWorkerAnswers: a process-profile tool that holds the GIL and sends no heartbeats
-// keeps the Python tool thread from reading its socket, yet its worker's health checks are
-// answered and the cancel message on its session reaches it (grpc.server's threads read the socket
-// while the tool thread is busy).
+// keeps the Python tool thread from reading its call channel, yet its worker's health checks are
+// answered and the cancel reaches it (the control channel's thread reads while the tool thread is
+// busy).
 func TestBusyProcessWorkerAnswers(t *testing.T) {
 	scope := tally.NewTestScope("", nil)
 	opts := testOptions(t, testAdap, 1)

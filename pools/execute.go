@@ -186,7 +186,7 @@ func (p *Pool) outcome(ctx context.Context, w *worker, callID, tool string, begi
 	}
 	te := toolError(e)
 	if (te.Type == "Cancelled" || te.Type == "WorkerBusy") && p.stoppingWorker(w) {
-		// Stop's stop command cancelled the calls the drain left running (or refused one that raced it).
+		// Stop's Stop request cancelled the calls the drain left running (or refused one that raced it).
 		return nil, fmt.Errorf("pools: pool %q: call %s (%s) interrupted by Stop: %w (%w)",
 			p.opts.Name, callID, tool, ErrPoolClosed, te)
 	}

@@ -11,7 +11,7 @@ import (
 
 // protocolVersion is the bridge protocol version this package speaks (PROTOCOL_VERSION in
 // bridge.proto's handshake comment).
-const protocolVersion = 3
+const protocolVersion = 4
 
 // maxHandshakeBytes bounds the handshake line (an error traceback can be long).
 const maxHandshakeBytes = 1 << 20
@@ -20,7 +20,7 @@ const maxHandshakeBytes = 1 << 20
 type handshake struct {
 	Protocol       int    `json:"protocol"`
 	PackageVersion string `json:"package_version"`
-	Address        string `json:"address"`
+	Address        string `json:"address"` // only when Python serves gRPC too (--socket); unused
 	PID            int    `json:"pid"`
 	Error          *struct {
 		Type      string `json:"type"`
@@ -49,9 +49,6 @@ func readHandshake(r io.Reader) (handshake, error) {
 	}
 	if hs.Error != nil {
 		return hs, &AdapterError{Type: hs.Error.Type, Message: hs.Error.Message, Traceback: hs.Error.Traceback}
-	}
-	if !strings.HasPrefix(hs.Address, "unix:") {
-		return hs, fmt.Errorf("handshake address %q is not a unix: address", hs.Address)
 	}
 	return hs, nil
 }

@@ -149,9 +149,10 @@ type Options struct {
 	// processes (Stop's context can cut it shorter). Default: 30s.
 	DrainTimeout time.Duration
 	// StopTimeout is how long a Python process has to exit after the pool asks it to stop (the
-	// stop command on its stdin; it ignores SIGTERM, SIGINT and SIGHUP) before its process group
-	// gets SIGKILL. Its running calls are cancelled and get the first half of it to end; teardown()
-	// runs in the rest once they have (and is skipped if a tool ignores its cancel). Default: 10s.
+	// Stop request on its control channel; it ignores SIGTERM, SIGINT and SIGHUP) before its
+	// process group gets SIGKILL. Its running calls are cancelled and get the first half of it to
+	// end; teardown() runs in the rest once they have (and is skipped if a tool ignores its
+	// cancel). Default: 10s.
 	StopTimeout time.Duration
 
 	// Logger receives the pool's events and the Python processes' logging records, stdout and

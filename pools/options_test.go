@@ -1,9 +1,6 @@
 package pools
 
 import (
-	"net"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -184,37 +181,4 @@ func TestRecycleJitter(t *testing.T) {
 	assert.Equal(t, time.Hour, w.ttl, "no jitter when RecycleJitter is 0 (a negative option)")
 	assert.Zero(t, w.maxRequests)
 	assert.Zero(t, w.maxMemory)
-}
-
-// TestSweepStaleSocketDirs: socket directories left by a killed Go process (a socket nobody
-// listens on) are removed; live ones and ones without a socket yet are kept.
-func TestSweepStaleSocketDirs(t *testing.T) {
-	base := t.TempDir()
-	mk := func(name string) string {
-		dir := filepath.Join(base, name)
-		require.NoError(t, os.Mkdir(dir, 0o700))
-		return dir
-	}
-	stale := mk(socketDirPrefix + "stale")
-	l, err := net.Listen("unix", filepath.Join(stale, "w.sock"))
-	require.NoError(t, err)
-	l.(*net.UnixListener).SetUnlinkOnClose(false)
-	require.NoError(t, l.Close())
-
-	live := mk(socketDirPrefix + "live")
-	ll, err := net.Listen("unix", filepath.Join(live, "w.sock"))
-	require.NoError(t, err)
-	defer ll.Close()
-	starting := mk(socketDirPrefix + "starting")
-	other := mk("other-dir")
-	ol, err := net.Listen("unix", filepath.Join(other, "w.sock"))
-	require.NoError(t, err)
-	ol.(*net.UnixListener).SetUnlinkOnClose(false)
-	require.NoError(t, ol.Close())
-
-	sweepStaleSocketDirs(base)
-	assert.NoDirExists(t, stale)
-	assert.DirExists(t, live)
-	assert.DirExists(t, starting)
-	assert.DirExists(t, other)
 }

@@ -1,5 +1,5 @@
 // Package pools supervises local pools of Python worker processes that run the tools of a
-// snakepool adapter, and routes calls to them over gRPC on Unix sockets.
+// snakepool adapter, and routes calls to them over Unix socket pairs (calls.go, control.go).
 //
 // A pool has a profile: ProfileProcess runs Size processes that run one call each, ProfileThread
 // runs Size processes that run ThreadsPerWorker calls each in threads. The pool sends each call to

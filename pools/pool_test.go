@@ -207,8 +207,8 @@ func TestWorkerCrashDuringCall(t *testing.T) {
 	})
 }
 
-// TestStopLeavesNothing: Stop ends every Python process and removes the socket directories;
-// calls after Stop fail with ErrPoolClosed.
+// TestStopLeavesNothing: Stop ends every Python process; calls after Stop fail with
+// ErrPoolClosed.
 func TestStopLeavesNothing(t *testing.T) {
 	opts := testOptions(t, showcase, 3)
 	p, err := Start(context.Background(), opts)
@@ -217,12 +217,6 @@ func TestStopLeavesNothing(t *testing.T) {
 	require.NoError(t, err)
 	pids := workerPIDs(p)
 	require.Len(t, pids, 3)
-	var dirs []string
-	p.mu.Lock()
-	for _, w := range p.workers {
-		dirs = append(dirs, w.dir)
-	}
-	p.mu.Unlock()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -230,10 +224,6 @@ func TestStopLeavesNothing(t *testing.T) {
 	require.NoError(t, p.Stop(ctx), "Stop is idempotent")
 	for _, pid := range pids {
 		assert.True(t, processGone(pid), "pid %d survived Stop", pid)
-	}
-	for _, dir := range dirs {
-		_, err := os.Stat(dir)
-		assert.True(t, os.IsNotExist(err), "socket directory %s survived Stop", dir)
 	}
 	assert.Empty(t, poolProcesses(opts.Name))
 	_, err = call(t, p, "square", map[string]any{"x": 2})
@@ -258,11 +248,7 @@ func TestHelperProcess(t *testing.T) {
 		os.Stdout.WriteString("ERROR " + strings.ReplaceAll(err.Error(), "\n", " ") + "\n")
 		os.Exit(1)
 	}
-	var dirs []string
-	for _, w := range p.workers {
-		dirs = append(dirs, w.dir)
-	}
-	os.Stdout.WriteString("PIDS " + fmtPIDs(workerPIDs(p)) + "\nDIRS " + strings.Join(dirs, " ") + "\n")
+	os.Stdout.WriteString("PIDS " + fmtPIDs(workerPIDs(p)) + "\n")
 	select {} // until killed
 }
 
@@ -271,8 +257,8 @@ func TestHelperProcess(t *testing.T) {
 func TestSIGKILLOfGoProcessKillsPython(t *testing.T) {
 	name := uniqueName(t)
 	h := startHelperProcess(t, "TestHelperProcess", helperEnv+"="+name)
-	got := h.waitLines(t, 60*time.Second, "PIDS ", "DIRS ")
-	pids, dirs := parsePIDs(t, got["PIDS "]), strings.Fields(got["DIRS "])
+	got := h.waitLines(t, 60*time.Second, "PIDS ")
+	pids := parsePIDs(t, got["PIDS "])
 	require.Len(t, pids, 3)
 	for _, pid := range pids {
 		require.False(t, processGone(pid), "python pid %d should run before the kill", pid)
@@ -281,9 +267,6 @@ func TestSIGKILLOfGoProcessKillsPython(t *testing.T) {
 	h.sigkill(t)
 	waitGone(t, pids, 10*time.Second)
 	assert.Empty(t, poolProcesses(name))
-	for _, dir := range dirs { // nobody could remove them
-		_ = os.RemoveAll(dir)
-	}
 }
 
 // TestStartTimeout: a worker that is not ready within StartTimeout fails the start, naming the

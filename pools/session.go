@@ -12,15 +12,16 @@ import (
 )
 
 // session is a worker's call channel (calls.go): every call is one Start frame out, and its events
-// come back tagged with the call id. Cancels go by the Cancel RPC, which Python answers also while
-// a process-profile tool runs (its thread reads the channel only between calls).
+// come back tagged with the call id. Cancels go on the control channel (control.go), which Python
+// reads also while a process-profile tool runs (its thread reads the call channel only between
+// calls).
 type session struct {
-	conn   *frameConn
-	client bridgev1.BridgeClient
-	ctx    context.Context // ends when the session closes (the worker's cleanup)
-	proc   context.Context // ends when the process exits (w.ctx)
-	cancel context.CancelFunc
-	// cancelTimeout bounds one Cancel RPC.
+	conn    *frameConn
+	control *control
+	ctx     context.Context // ends when the session closes (the worker's cleanup)
+	proc    context.Context // ends when the process exits (w.ctx)
+	cancel  context.CancelFunc
+	// cancelTimeout bounds one cancel request.
 	cancelTimeout time.Duration
 	// broken is called once if the channel ends on its own (not because the process exited or
 	// the worker is being cleaned up).
@@ -88,8 +89,8 @@ func (w *worker) openSession() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &session{
 		proc:          w.ctx,
-		conn:          newFrameConn(w.calls, maxRecvMessage),
-		client:        w.client,
+		conn:          newFrameConn("call channel", w.calls, maxRecvMessage),
+		control:       w.control,
 		ctx:           ctx,
 		cancel:        cancel,
 		cancelTimeout: w.pool.opts.CancelGrace,
@@ -100,22 +101,7 @@ func (w *worker) openSession() error {
 	}
 	// Closing the channel ends the receiver.
 	stop := context.AfterFunc(ctx, func() { _ = s.conn.close() })
-	s.broken = func(err error) {
-		if w.ctx.Err() != nil || ctx.Err() != nil {
-			return // the process is gone, or the worker is being cleaned up: nothing to repair
-		}
-		// A process that died closes the channel before it is reaped: give it a moment.
-		t := time.NewTimer(exitWait)
-		defer t.Stop()
-		select {
-		case <-w.exited:
-			return
-		case <-t.C:
-		}
-		// The process lives but its call channel is gone: it cannot take calls any more.
-		w.log.Error("call channel ended; replacing the worker", slog.Any("error", err))
-		w.pool.killWorker(w, "session_lost")
-	}
+	s.broken = w.channelLost("call channel", "session_lost", func() bool { return ctx.Err() != nil })
 	s.halfSent = func() {
 		w.log.Error("the python worker did not read its call channel within the cancel grace; killing it",
 			slog.Duration("cancel_grace", s.sendGrace))
@@ -174,8 +160,8 @@ func (s *session) start(ctx context.Context, callID string, req *bridgev1.Sessio
 	return mb, nil
 }
 
-// cancelCall sends the Cancel RPC for a call, from a goroutine of its own: a worker that does not
-// answer (hung) must not hold up the caller, whose cancel grace is running.
+// cancelCall sends the cancel of a call on the control channel, from a goroutine of its own: a
+// worker that does not answer (hung) must not hold up the caller, whose cancel grace is running.
 func (s *session) cancelCall(callID, reason string, log *slog.Logger) {
 	s.senders.Add(1)
 	go func() {
@@ -184,7 +170,7 @@ func (s *session) cancelCall(callID, reason string, log *slog.Logger) {
 		defer cancel()
 		stop := context.AfterFunc(s.ctx, cancel)
 		defer stop()
-		_, err := s.client.Cancel(ctx, &bridgev1.CancelRequest{CallId: callID, Reason: reason})
+		_, err := s.control.cancel(ctx, callID, reason)
 		if err != nil && s.ctx.Err() == nil && s.proc.Err() == nil {
 			log.Warn("cancel call in python", slog.String("call_id", callID), slog.Any("error", err))
 		}

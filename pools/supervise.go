@@ -63,7 +63,11 @@ func (p *Pool) monitor(w *worker) {
 
 // isFailure tells whether an exit reason counts toward the crash loop and the backoff.
 func isFailure(reason string) bool {
-	return reason == "crash" || reason == "unhealthy" || reason == "start_failed" || reason == "session_lost"
+	switch reason {
+	case "crash", "unhealthy", "start_failed", "session_lost", "control_lost":
+		return true
+	}
+	return false
 }
 
 // onExit handles the exit of w's process: it takes w out of the pool, and replaces it unless a

@@ -8,27 +8,21 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
 
 	bridgev1 "github.com/snakepool/snakepool/proto/snakepool/bridge/v1"
 )
 
 // goBridge is an in-process fake of the Python side for testing the Go side alone: it serves the
-// call channel's frames and the Cancel RPC. noop returns null, beat sends two heartbeats, fail
-// raises, block waits for a cancel.
+// call channel's frames and the control channel's requests. noop returns null, beat sends two
+// heartbeats, fail raises, block waits for a cancel.
 type goBridge struct {
-	bridgev1.UnimplementedBridgeServer
-
 	mu      sync.Mutex
 	cancels map[string]chan struct{}
 }
@@ -53,38 +47,74 @@ func (g *goBridge) run(req *bridgev1.ExecuteRequest, cancelled <-chan struct{}, 
 	event(&bridgev1.SessionEvent{Event: &bridgev1.SessionEvent_Result{Result: &bridgev1.Result{ResultJson: []byte("null")}}})
 }
 
-func (g *goBridge) Cancel(_ context.Context, req *bridgev1.CancelRequest) (*bridgev1.CancelResponse, error) {
+// cancel cancels a blocked call; it reports whether the call was running.
+func (g *goBridge) cancel(callID string) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	ch, ok := g.cancels[req.GetCallId()]
+	ch, ok := g.cancels[callID]
 	if ok {
 		close(ch)
-		delete(g.cancels, req.GetCallId())
+		delete(g.cancels, callID)
 	}
-	return &bridgev1.CancelResponse{Found: ok}, nil
+	return ok
+}
+
+// readFrame reads one frame of r into m.
+func readFrame(r io.Reader, m proto.Message) error {
+	var header [4]byte
+	if _, err := io.ReadFull(r, header[:]); err != nil {
+		return err
+	}
+	body := make([]byte, binary.BigEndian.Uint32(header[:]))
+	if _, err := io.ReadFull(r, body); err != nil {
+		return err
+	}
+	return proto.Unmarshal(body, m)
+}
+
+// frameWriter writes frames to conn, one at a time.
+func frameWriter(conn net.Conn) func(proto.Message) {
+	var mu sync.Mutex
+	return func(m proto.Message) {
+		body, _ := proto.Marshal(m)
+		mu.Lock()
+		defer mu.Unlock()
+		_, _ = conn.Write(append(binary.BigEndian.AppendUint32(nil, uint32(len(body))), body...))
+	}
+}
+
+// serveControl answers the control requests on conn until it closes: Ping, Cancel, Describe.
+func (g *goBridge) serveControl(conn net.Conn) {
+	r := bufio.NewReader(conn)
+	send := frameWriter(conn)
+	for {
+		req := new(bridgev1.ControlRequest)
+		if err := readFrame(r, req); err != nil {
+			return
+		}
+		resp := &bridgev1.ControlResponse{Id: req.GetId()}
+		switch q := req.GetRequest().(type) {
+		case *bridgev1.ControlRequest_Ping:
+			resp.Response = &bridgev1.ControlResponse_Ping{Ping: &bridgev1.PingResponse{}}
+		case *bridgev1.ControlRequest_Cancel:
+			resp.Response = &bridgev1.ControlResponse_Cancel{Cancel: &bridgev1.CancelResponse{Found: g.cancel(q.Cancel.GetCallId())}}
+		case *bridgev1.ControlRequest_Describe:
+			resp.Response = &bridgev1.ControlResponse_Describe{Describe: &bridgev1.DescribeResponse{ProtocolVersion: protocolVersion}}
+		default:
+			resp.Response = &bridgev1.ControlResponse_Error{Error: &bridgev1.Error{Type: "UnknownRequest"}}
+		}
+		send(resp)
+	}
 }
 
 // serveCalls reads Start frames from conn until it closes and answers each call.
 func (g *goBridge) serveCalls(conn net.Conn) {
 	r := bufio.NewReader(conn)
-	var wmu sync.Mutex
-	send := func(ev *bridgev1.SessionEvent) {
-		body, _ := proto.Marshal(ev)
-		wmu.Lock()
-		defer wmu.Unlock()
-		_, _ = conn.Write(append(binary.BigEndian.AppendUint32(nil, uint32(len(body))), body...))
-	}
+	write := frameWriter(conn)
+	send := func(ev *bridgev1.SessionEvent) { write(ev) }
 	for {
-		var header [4]byte
-		if _, err := io.ReadFull(r, header[:]); err != nil {
-			return
-		}
-		body := make([]byte, binary.BigEndian.Uint32(header[:]))
-		if _, err := io.ReadFull(r, body); err != nil {
-			return
-		}
 		req := new(bridgev1.SessionRequest)
-		if err := proto.Unmarshal(body, req); err != nil {
+		if err := readFrame(r, req); err != nil {
 			return
 		}
 		start := req.GetStart()
@@ -104,14 +134,7 @@ func (g *goBridge) serveCalls(conn net.Conn) {
 // goBridgePool returns a pool of one worker connected to an in-process goBridge (no Python).
 func goBridgePool(t testing.TB) *Pool {
 	t.Helper()
-	sock := filepath.Join(t.TempDir(), "b.sock")
-	lis, err := net.Listen("unix", sock)
-	require.NoError(t, err)
 	bridge := &goBridge{cancels: map[string]chan struct{}{}}
-	srv := grpc.NewServer()
-	bridgev1.RegisterBridgeServer(srv, bridge)
-	go func() { _ = srv.Serve(lis) }()
-
 	opts, err := Options{Name: "go", Size: 1, Adapter: "m:C", CancelGrace: 2 * time.Second,
 		Logger: slog.New(slog.DiscardHandler)}.withDefaults()
 	require.NoError(t, err)
@@ -121,31 +144,26 @@ func goBridgePool(t testing.TB) *Pool {
 	w := &worker{pool: p, id: "go-1", slots: 1, log: p.log, exited: make(chan struct{}),
 		recycleCh: make(chan string, 1), drained: make(chan struct{})}
 	w.ctx, w.cancel = context.WithCancel(context.Background())
-	var pythonEnd *os.File
-	w.calls, pythonEnd, err = newCallChannel()
-	require.NoError(t, err)
-	pythonConn, err := net.FileConn(pythonEnd)
-	require.NoError(t, err)
-	pythonEnd.Close()
-	go bridge.serveCalls(pythonConn)
-	w.conn, err = grpc.NewClient("unix:"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	require.NoError(t, err)
-	w.client = bridgev1.NewBridgeClient(w.conn)
+	var pythonCalls, pythonControl, controlConn net.Conn
+	w.calls, pythonCalls = pythonEnd(t, "calls")
+	controlConn, pythonControl = pythonEnd(t, "control")
+	go bridge.serveCalls(pythonCalls)
+	go bridge.serveControl(pythonControl)
+	w.control = newControl(controlConn, opts.CancelGrace)
+	w.control.serve(func(error) {})
 	require.NoError(t, w.openSession())
 	p.workers = []*worker{w}
 	t.Cleanup(func() {
 		w.cancel()
 		w.session.close()
-		pythonConn.Close()
-		w.conn.Close()
-		srv.Stop()
+		w.control.close()
 		p.cancel()
 	})
 	return p
 }
 
 // TestGoSideSession: the Go side of the call channel, against an in-process fake: results,
-// heartbeats in order, tool errors, cancellation (by the Cancel RPC).
+// heartbeats in order, tool errors, cancellation (on the control channel).
 func TestGoSideSession(t *testing.T) {
 	p := goBridgePool(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -9,14 +9,10 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"syscall"
 	"time"
-
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	bridgev1 "github.com/snakepool/snakepool/proto/snakepool/bridge/v1"
 )
@@ -48,13 +44,10 @@ func (s workerState) String() string {
 	}
 }
 
-// flowWindow is the HTTP/2 flow-control window of a worker connection (stream and connection).
-const flowWindow = 8 << 20
-
 // maxRecvMessage bounds a result the Go side accepts (the Python server has its own limit).
 const maxRecvMessage = 1 << 30
 
-// worker is one Python process and its gRPC connection.
+// worker is one Python process and its two channels (calls.go, control.go).
 type worker struct {
 	pool  *Pool
 	id    string
@@ -65,13 +58,10 @@ type worker struct {
 	cmd       *exec.Cmd
 	pid       int
 	marker    string // MarkerEnv's value in its environment (and its tools')
-	dir       string
-	stdin     *os.File // the lifeline: its end means "the supervisor is gone"; it carries the stop command
 	readEnds  []*os.File
 	readers   sync.WaitGroup
 	calls     net.Conn // the Go end of the call channel (calls.go)
-	conn      *grpc.ClientConn
-	client    bridgev1.BridgeClient
+	control   *control // the Go end of the control channel, and the worker's lifeline (control.go)
 	session   *session // serves calls; set before the worker takes calls
 	describe  *bridgev1.DescribeResponse
 	spawnedAt time.Time // when the process was started
@@ -192,14 +182,9 @@ func (w *worker) setLimits(o Options) {
 	}
 }
 
-// spawn creates the pipes and starts the Python process.
+// spawn creates the pipes and the channels and starts the Python process.
 func (w *worker) spawn() (err error) {
 	o := w.pool.opts
-	w.dir, err = socketDir()
-	if err != nil {
-		return err
-	}
-	socket := filepath.Join(w.dir, "w.sock")
 
 	var childEnds []*os.File
 	defer func() {
@@ -214,12 +199,6 @@ func (w *worker) spawn() (err error) {
 		}
 		return r, wr, nil
 	}
-	inR, inW, err := pipe()
-	if err != nil {
-		return err
-	}
-	w.stdin = inW
-	childEnds = append(childEnds, inR)
 	outR, outW, err := pipe()
 	if err != nil {
 		return err
@@ -250,19 +229,26 @@ func (w *worker) spawn() (err error) {
 	}
 	w.readEnds = []*os.File{outR, errR, hsR, logR}
 	childEnds = append(childEnds, outW, errW, hsW, logW)
-	var callsChild *os.File
-	if w.calls, callsChild, err = newCallChannel(); err != nil {
+	var callsChild, controlChild *os.File
+	if w.calls, callsChild, err = newChannel("calls"); err != nil {
 		return err
 	}
 	childEnds = append(childEnds, callsChild)
+	controlConn, controlChild, err := newChannel("control")
+	if err != nil {
+		return err
+	}
+	childEnds = append(childEnds, controlChild)
+	w.control = newControl(controlConn, o.CancelGrace)
+	w.control.serve(w.channelLost("control channel", "control_lost", w.control.closing.Load))
 
 	args := []string{
 		"-m", "snakepool.server",
 		"--adapter", o.Adapter,
-		"--socket", socket,
 		"--handshake-fd", "3",
 		"--log-fd", "4",
 		"--calls-fd", strconv.Itoa(callsFD),
+		"--control-fd", strconv.Itoa(controlFD),
 		"--mode", string(o.Profile),
 		"--max-workers", strconv.Itoa(o.ThreadsPerWorker),
 		"--worker-id", w.id,
@@ -279,10 +265,10 @@ func (w *worker) spawn() (err error) {
 	cmd.Env = append(o.environ(os.Environ()), o.deviceEnviron(w.slot)...)
 	cmd.Env = append(cmd.Env, MarkerEnv+"="+w.marker, protocolEnv+"="+strconv.Itoa(goProtocol)) // the last value wins
 	cmd.Dir = o.Dir
-	cmd.Stdin = inR
+	// No stdin (/dev/null): the control channel is the lifeline and carries the stop request.
 	cmd.Stdout = outW
 	cmd.Stderr = errW
-	cmd.ExtraFiles = []*os.File{hsW, logW, callsChild} // fd 3, 4, 5 (callsFD)
+	cmd.ExtraFiles = []*os.File{hsW, logW, callsChild, controlChild} // fd 3, 4, 5 (callsFD), 6 (controlFD)
 	cmd.SysProcAttr = sysProcAttr()
 	if err := children.start(cmd, w.marker); err != nil {
 		return fmt.Errorf("exec %s: %w", o.Python, err)
@@ -312,9 +298,9 @@ func (w *worker) spawn() (err error) {
 	return nil
 }
 
-// connect waits for the handshake, dials the socket and calls Describe.
+// connect waits for the handshake and asks for Describe on the control channel.
 func (w *worker) connect(ctx context.Context) error {
-	// A process that dies cuts the wait short (Describe waits for the socket otherwise).
+	// A process that dies cuts the wait short.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := context.AfterFunc(w.ctx, cancel)
@@ -367,20 +353,7 @@ func (w *worker) connect(ctx context.Context) error {
 	if hs.PID != 0 && hs.PID != w.pid {
 		w.log.Warn("handshake pid differs from the started process", slog.Int("handshake_pid", hs.PID))
 	}
-	conn, err := grpc.NewClient(hs.Address,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxRecvMessage)),
-		// Static flow-control windows turn off the BDP estimator, whose PING frames cost the
-		// Python side more than the calls do on a local socket.
-		grpc.WithInitialWindowSize(flowWindow),
-		grpc.WithInitialConnWindowSize(flowWindow),
-	)
-	if err != nil {
-		return fmt.Errorf("create gRPC client for %s: %w", hs.Address, err)
-	}
-	w.conn = conn
-	w.client = bridgev1.NewBridgeClient(conn)
-	desc, err := w.client.Describe(ctx, &bridgev1.DescribeRequest{}, grpc.WaitForReady(true))
+	desc, err := w.control.describe(ctx)
 	if err != nil {
 		return w.withExit(fmt.Errorf("describe: %w", err))
 	}
@@ -465,7 +438,7 @@ func (w *worker) kill() {
 }
 
 // cleanup releases what the worker holds once its process is gone (or was never started): any
-// process left in its group, the connection, the pipes, the socket directory. Idempotent.
+// process left in its group, the channels, the pipes. Idempotent.
 func (w *worker) cleanup() {
 	w.closeOnce.Do(func() {
 		if w.cmd != nil {
@@ -478,22 +451,14 @@ func (w *worker) cleanup() {
 		if w.calls != nil {
 			w.calls.Close()
 		}
-		if w.conn != nil {
-			w.conn.Close()
-		}
-		if w.stdin != nil {
-			w.stdin.Close()
+		if w.control != nil {
+			w.control.close()
 		}
 		w.waitReaders(2 * time.Second)
 		for _, f := range w.readEnds {
 			f.Close() // unblocks readers held up by a process that escaped the group
 		}
 		w.readers.Wait()
-		if w.dir != "" {
-			if err := os.RemoveAll(w.dir); err != nil {
-				w.log.Warn("remove socket directory", slog.Any("error", err))
-			}
-		}
 		w.cancel()
 	})
 }

@@ -151,7 +151,7 @@ func start(python, peerPy, design string) (*peer, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if design == "bridge" {
-		return startBridge(p, python, sock)
+		return startBridge(p, python)
 	}
 	if strings.HasPrefix(design, "server-") {
 		out, err := p.cmd.StdoutPipe()
@@ -257,39 +257,47 @@ func newFrameCaller(conn net.Conn, out, in proto.Message) *frameCaller {
 	return &frameCaller{conn: conn, r: bufio.NewReader(conn), out: frame, in: in}
 }
 
-// startBridge starts python -m snakepool.server as the pools package does (a socket pair as its
-// call channel on fd 3, gRPC on sock) and calls the showcase adapter's noop on the channel.
-func startBridge(p *peer, python, sock string) (*peer, error) {
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return nil, err
+// startBridge starts python -m snakepool.server as the pools package does (socket pairs as its
+// call channel, fd 3, and its control channel, fd 4; no gRPC) and calls the showcase adapter's
+// noop on the call channel.
+func startBridge(p *peer, python string) (*peer, error) {
+	var conns []net.Conn
+	var children []*os.File
+	for _, name := range []string{"calls", "control"} {
+		fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return nil, err
+		}
+		ours, child := os.NewFile(uintptr(fds[0]), name), os.NewFile(uintptr(fds[1]), name)
+		conn, err := net.FileConn(ours)
+		ours.Close()
+		if err != nil {
+			child.Close()
+			return nil, err
+		}
+		p.closers = append(p.closers, func() { conn.Close() })
+		conns, children = append(conns, conn), append(children, child)
 	}
-	ours, child := os.NewFile(uintptr(fds[0]), "calls"), os.NewFile(uintptr(fds[1]), "calls")
-	conn, err := net.FileConn(ours)
-	ours.Close()
-	if err != nil {
-		child.Close()
-		return nil, err
-	}
-	p.closers = append(p.closers, func() { conn.Close() })
-	p.cmd = exec.Command(python, "-m", "snakepool.server", "--socket", sock, "--log-level", "WARNING",
-		"--adapter", "snakepool.examples.showcase:ShowcaseAdapter", "--calls-fd", "3")
+	p.cmd = exec.Command(python, "-m", "snakepool.server", "--log-level", "WARNING",
+		"--adapter", "snakepool.examples.showcase:ShowcaseAdapter", "--calls-fd", "3", "--control-fd", "4")
 	p.cmd.Stderr = &p.stderr
-	p.cmd.ExtraFiles = []*os.File{child}
+	p.cmd.ExtraFiles = children
 	out, err := p.cmd.StdoutPipe()
 	if err == nil {
 		err = p.cmd.Start()
 	}
-	child.Close()
+	for _, child := range children {
+		child.Close()
+	}
 	if err != nil {
 		p.close()
 		return nil, err
 	}
-	if line, err := bufio.NewReader(out).ReadString('\n'); err != nil || !strings.Contains(line, `"address"`) {
+	if line, err := bufio.NewReader(out).ReadString('\n'); err != nil || !strings.Contains(line, `"pid"`) || strings.Contains(line, `"error"`) {
 		p.close()
 		return nil, fmt.Errorf("bridge did not start: %q %v\n%s", line, err, p.stderr.String())
 	}
-	p.caller = newFrameCaller(conn, &bridgev1.SessionRequest{Request: &bridgev1.SessionRequest_Start{Start: &bridgev1.ExecuteRequest{
+	p.caller = newFrameCaller(conns[0], &bridgev1.SessionRequest{Request: &bridgev1.SessionRequest_Start{Start: &bridgev1.ExecuteRequest{
 		CallId: "c", Tool: "noop", ArgsJson: []byte("{}"), Info: &bridgev1.CallInfo{}}}}, new(bridgev1.SessionEvent))
 	return p, nil
 }
@@ -338,7 +346,7 @@ func main() {
 	rounds := flag.Int("rounds", 3, "alternating rounds")
 	d := flag.Duration("time", 3*time.Second, "measuring time per design, round and load")
 	designs := flag.String("designs", "bridge,server-iter,server-iter-bdp,server-hop,server-gen,client-stream,client-pull,client-aio,socket-frames",
-		"designs, comma-separated (bridge: python -m snakepool.server on its call channel, as shipped; the others: bench/transports/peer.py)")
+		"designs, comma-separated (bridge: python -m snakepool.server on its call and control channels, as shipped; the others: bench/transports/peer.py)")
 	flag.Parse()
 	peerPy, err := filepath.Abs("bench/transports/peer.py")
 	if err != nil {

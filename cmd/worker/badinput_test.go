@@ -200,9 +200,13 @@ pools:
 		},
 		{
 			name: "arguments nested deeper than Python decodes", send: call("echo", `{"a": `+deep+`}`),
-			// Python's json raises RecursionError, which the bridge reports as InternalError (to be an
-			// InvalidArguments: docs/reliability.md#bad-input).
-			wantType: "InternalError", wantMessage: "RecursionError: maximum recursion depth exceeded", retryable: true,
+			// Python's json raises RecursionError (once a retryable InternalError).
+			wantType: "InvalidArguments", wantMessage: "tool 'echo': arguments are nested too deep for Python's JSON decoder",
+		},
+		{
+			name: "an argument name that UTF-8 cannot encode", send: call("square", `{"\udcff": 1}`),
+			// Valid JSON, a lone surrogate in Python: once its error could not be sent, and the call was lost.
+			wantType: "InvalidArguments", wantMessage: `tool 'square': unknown argument '\udcff'; missing required argument 'x'`,
 		},
 		{
 			name: "raw bytes instead of JSON", send: oddCall("bytes"),

@@ -4,6 +4,8 @@ cancellation, growing memory). Put this directory on PYTHONPATH and use the adap
 
 import logging
 import os
+import socket
+import sys
 import time
 
 from snakepool import ThreadSafeAdapter, ToolContext, tool
@@ -104,3 +106,17 @@ class PoolTestAdapter(ThreadSafeAdapter):
     def env(self, name: str) -> str | None:
         """The value of environment variable `name`."""
         return os.environ.get(name)
+
+    @tool
+    def modules(self, packages: list) -> list:
+        """The imported modules whose top-level package is one of `packages`."""
+        return sorted(m for m in list(sys.modules) if m.partition(".")[0] in packages)
+
+    @tool
+    def shut_control_channel(self) -> None:
+        """Shut the writing side of this process's control channel (--control-fd), as a broken
+        channel would: the Go side reads its end while the process lives on."""
+        fd = int(sys.argv[sys.argv.index("--control-fd") + 1])
+        sock = socket.socket(fileno=os.dup(fd))
+        sock.shutdown(socket.SHUT_WR)
+        sock.close()

@@ -1,4 +1,5 @@
-"""Fixtures that start real ``python -m snakepool.server`` subprocesses and talk gRPC to them."""
+"""Fixtures that start real ``python -m snakepool.server`` subprocesses: with a call channel and a
+control channel, as the Go pool starts them, and serving gRPC too (``--socket``), for the tests."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ import select
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,6 +31,8 @@ SHOWCASE = "snakepool.examples.showcase:ShowcaseAdapter"
 TEST_ADAPTER = "sp_adapters:TestAdapter"
 HANDSHAKE_TIMEOUT = 30.0
 RPC_TIMEOUT = 20.0
+CONTROL_TIMEOUT = 10.0
+FRAME_HEADER = struct.Struct(">I")
 
 
 def server_env(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -86,8 +91,69 @@ class CallError(AssertionError):
         self.error = error
 
 
+class ControlClient:
+    """The Go side of a server's control channel: one request at a time, each answer awaited with a
+    timeout (so that a test fails instead of hanging)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self._ids = 0
+        self._lock = threading.Lock()
+
+    def request(self, request: pb.ControlRequest, timeout: float = CONTROL_TIMEOUT) -> pb.ControlResponse:
+        """Send ``request`` (its id is set here) and return the answer, checked to carry its id."""
+        with self._lock:
+            self._ids += 1
+            request.id = self._ids
+            self.send(request)
+            self.sock.settimeout(timeout)
+            try:
+                response: pb.ControlResponse = pb.ControlResponse.FromString(
+                    self._read(FRAME_HEADER.unpack(self._read(4))[0])
+                )
+            finally:
+                self.sock.settimeout(None)
+        assert response.id == request.id, f"answer {response.id} to request {request.id}"
+        return response
+
+    def send(self, request: pb.ControlRequest) -> None:
+        data = request.SerializeToString()
+        self.sock.sendall(FRAME_HEADER.pack(len(data)) + data)
+
+    def _read(self, size: int) -> bytes:
+        data = b""
+        while len(data) < size:
+            try:
+                chunk = self.sock.recv(size - len(data))
+            except TimeoutError:
+                raise AssertionError("no answer on the control channel in time") from None
+            if not chunk:
+                raise AssertionError(f"the control channel ended (read {data!r})")
+            data += chunk
+        return data
+
+    def ping(self) -> pb.PingResponse:
+        response: pb.PingResponse = self.request(pb.ControlRequest(ping=pb.PingRequest())).ping
+        return response
+
+    def describe(self) -> pb.DescribeResponse:
+        response: pb.DescribeResponse = self.request(
+            pb.ControlRequest(describe=pb.DescribeRequest())
+        ).describe
+        return response
+
+    def cancel(self, call_id: str, reason: str = "") -> bool:
+        """True when the call was running."""
+        cancel = pb.CancelRequest(call_id=call_id, reason=reason)
+        return bool(self.request(pb.ControlRequest(cancel=cancel)).cancel.found)
+
+    def stop(self, grace: float, timeout: float) -> None:
+        stop = pb.StopRequest(grace_seconds=grace, timeout_seconds=timeout)
+        assert self.request(pb.ControlRequest(stop=stop)).HasField("stop")
+
+
 class Server:
-    """A running server subprocess, a gRPC stub connected to it and our end of its call channel."""
+    """A running server subprocess, a gRPC stub connected to it and our ends of its channels."""
 
     def __init__(
         self,
@@ -95,15 +161,19 @@ class Server:
         workdir: Path,
         handshake: dict[str, Any],
         calls: socket.socket | None = None,
+        control: socket.socket | None = None,
     ) -> None:
         self.proc = proc
         self.workdir = workdir
         self.handshake = handshake
         #: Our end of the call channel (see test_call_channel.ChannelClient), None when not passed.
         self.calls = calls
-        self.address: str = handshake["address"]
-        self.channel = grpc.insecure_channel(self.address)
-        self.stub: Any = pb_grpc.BridgeStub(self.channel)  # type: ignore[no-untyped-call]
+        #: The control channel's client, None when not passed.
+        self.control = None if control is None else ControlClient(control)
+        #: gRPC, when the server serves it (not so the Go pool's way: no --socket).
+        self.address: str = handshake.get("address", "")
+        self.channel: Any = grpc.insecure_channel(self.address) if self.address else None
+        self.stub: Any = pb_grpc.BridgeStub(self.channel) if self.channel else None  # type: ignore[no-untyped-call]
         self._ids = 0
 
     @property
@@ -171,9 +241,12 @@ class Server:
         return self.proc.wait(timeout)
 
     def close(self) -> None:
-        self.channel.close()
+        if self.channel is not None:
+            self.channel.close()
         if self.calls is not None:
             self.calls.close()
+        if self.control is not None:
+            self.control.sock.close()
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(10)
@@ -203,10 +276,13 @@ class ServerFactory:
         env: dict[str, str] | None = None,
         handshake_fd: bool = True,
         calls: socket.socket | None = None,
+        control: socket.socket | None = None,
+        grpc_socket: bool = True,
     ) -> tuple[subprocess.Popen[bytes], Path, dict[str, Any]]:
         """Start a server and return (process, workdir, handshake line) whatever the handshake says.
 
-        ``calls``, when given, is the server's end of a socket pair, passed as its call channel.
+        ``calls`` and ``control``, when given, are the server's ends of socket pairs, passed as its
+        call channel and its control channel. ``grpc_socket``: serve gRPC on ``workdir/w.sock``.
         """
         workdir = self.workdir()
         log_fd = os.open(workdir / "log.jsonl", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -217,8 +293,7 @@ class ServerFactory:
             "snakepool.server",
             "--adapter",
             adapter,
-            "--socket",
-            str(workdir / "w.sock"),
+            *(["--socket", str(workdir / "w.sock")] if grpc_socket else []),
             "--mode",
             mode,
             "--worker-id",
@@ -228,9 +303,10 @@ class ServerFactory:
             *args,
         ]
         pass_fds = [log_fd]
-        if calls is not None:
-            cmd += ["--calls-fd", str(calls.fileno())]
-            pass_fds.append(calls.fileno())
+        for flag, sock in (("--calls-fd", calls), ("--control-fd", control)):
+            if sock is not None:
+                cmd += [flag, str(sock.fileno())]
+                pass_fds.append(sock.fileno())
         if handshake_fd:
             cmd += ["--handshake-fd", str(write_fd)]
             pass_fds.append(write_fd)
@@ -248,8 +324,9 @@ class ServerFactory:
         finally:
             os.close(log_fd)
             os.close(write_fd)
-            if calls is not None:
-                calls.close()
+            for sock in (calls, control):
+                if sock is not None:
+                    sock.close()
             stderr.close()
             if stdout is not subprocess.PIPE:
                 stdout.close()
@@ -266,15 +343,17 @@ class ServerFactory:
         return proc, workdir, json.loads(line)
 
     def start(self, adapter: str = TEST_ADAPTER, *args: str, **kw: Any) -> Server:
-        """Start a server with a call channel, as the Go side does."""
+        """Start a server with a call channel and a control channel, as the Go side does (and gRPC)."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        control_ours, control_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            proc, workdir, handshake = self.spawn(adapter, *args, calls=theirs, **kw)
+            proc, workdir, handshake = self.spawn(adapter, *args, calls=theirs, control=control_theirs, **kw)
         except BaseException:
             ours.close()
+            control_ours.close()
             raise
         assert "error" not in handshake, f"server failed to start: {handshake['error']}"
-        server = Server(proc, workdir, handshake, ours)
+        server = Server(proc, workdir, handshake, ours, control_ours)
         self.servers.append(server)
         return server
 

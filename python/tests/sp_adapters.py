@@ -33,6 +33,7 @@ class TestAdapter(ShowcaseAdapter):
             print("noise on stderr", file=sys.stderr, flush=True)
         if os.environ.get("SP_FAIL_SETUP"):
             raise RuntimeError("setup failed on purpose")
+        time.sleep(float(os.environ.get("SP_SETUP_SECONDS", "0")))
 
     def teardown(self) -> None:
         marker = os.environ.get("SP_TEARDOWN_MARKER")
@@ -217,6 +218,11 @@ class TestAdapter(ShowcaseAdapter):
     @tool(description="What the tool reads on stdin")
     def read_stdin(self) -> str:
         return sys.stdin.read()
+
+    @thread_safe_method
+    @tool(description="The imported modules whose top-level package is one of `packages`")
+    def loaded_modules(self, packages: list[str]) -> list[str]:
+        return sorted(m for m in list(sys.modules) if m.partition(".")[0] in packages)
 
 
 def _record(event: str) -> None:

@@ -18,8 +18,9 @@ from typing import Any
 import pytest
 from conftest import SHOWCASE, TEST_ADAPTER, Server, ServerFactory, until
 
-from snakepool._call_channel import CallChannel, _Frames
+from snakepool._call_channel import CallChannel
 from snakepool._dispatch import Dispatcher
+from snakepool._frames import Frames
 from snakepool.bridge.v1 import bridge_pb2 as pb
 from snakepool.examples.showcase import ShowcaseAdapter
 
@@ -33,7 +34,7 @@ class ChannelClient:
 
     A thread reads the socket; events are queued per call id (and kept in arrival order in
     ``events``), so each wait has a timeout and a test fails instead of hanging. ``cancel`` uses the
-    Cancel RPC, as the Go pool does; ``cancel_on_channel`` sends a Cancel frame instead.
+    control channel, as the Go pool does; ``cancel_on_channel`` sends a Cancel frame instead.
     """
 
     def __init__(self, server: Server) -> None:
@@ -86,9 +87,9 @@ class ChannelClient:
         return call_id
 
     def cancel(self, call_id: str, reason: str = "") -> bool:
-        """Cancel with the Cancel RPC; True when the call was running."""
-        response = self.server.stub.Cancel(pb.CancelRequest(call_id=call_id, reason=reason), timeout=5)
-        return bool(response.found)
+        """Cancel on the control channel; True when the call was running."""
+        assert self.server.control is not None, "the server was started without a control channel"
+        return self.server.control.cancel(call_id, reason)
 
     def cancel_on_channel(self, call_id: str, reason: str = "") -> None:
         self.send(pb.SessionRequest(cancel=pb.CancelRequest(call_id=call_id, reason=reason)))
@@ -232,7 +233,7 @@ def test_cancel(server: Server, session: ChannelClient) -> None:
 def test_a_cancel_that_overtakes_its_start_stops_the_call_before_it_runs(
     server: Server, session: ChannelClient
 ) -> None:
-    # The Cancel RPC and the Start travel on different sockets, so the Cancel can come first.
+    # The cancel and the Start travel on different channels, so the cancel can come first.
     before = session.result(session.start("get_counter"))
     assert not session.cancel("early", "the caller gave up")
     session.start("increment", call_id="early")
@@ -244,8 +245,10 @@ def test_a_cancel_that_overtakes_its_start_stops_the_call_before_it_runs(
 def test_cancel_while_the_tool_holds_the_gil(server: Server, session: ChannelClient) -> None:
     call_id = session.start("spin")
     assert session.next_event(call_id).heartbeat.details_json == b'"started"'
-    for _ in range(10):
-        assert server.ping().active_calls == 1
+    assert server.control is not None
+    for _ in range(10):  # the control thread answers while the tool thread spins
+        assert server.control.ping().active_calls == 1
+        assert server.ping().active_calls == 1  # and so does gRPC's
     assert session.cancel(call_id)
     assert session.error_of(call_id).type == "Cancelled"
 
@@ -361,6 +364,17 @@ def test_unknown_tool_and_invalid_arguments_are_error_events(session: ChannelCli
     assert session.result(session.start("square", {"x": 5})) == 25
 
 
+def test_text_that_utf8_cannot_encode_is_escaped_in_the_error(session: ChannelClient) -> None:
+    # JSON carries a lone surrogate ("\\udcff"), a protobuf string cannot: once the error could not
+    # be built, the call was lost (and, in the process profile, the tool thread with it).
+    err = session.error_of(session.start("typed-tool", {"\udcff": 1}))
+    assert err.type == "InvalidArguments" and err.non_retryable
+    assert "unknown argument '\\udcff'" in err.message
+    err = session.error_of(session.start("fail", {"message": "bad \udcff"}))
+    assert err.type == "ValueError" and err.message == "bad \\udcff" and "Traceback" in err.traceback
+    assert session.result(session.start("square", {"x": 5})) == 25, "the worker serves on"
+
+
 def test_tools_run_on_one_thread_in_process_mode(servers: ServerFactory) -> None:
     server = servers.start(TEST_ADAPTER)
     session = ChannelClient(server)
@@ -416,24 +430,24 @@ def test_frames_split_anywhere_are_reassembled() -> None:
     requests = [_start(f"c{i}", "noop", b'{"pad": "' + b"y" * i * 50 + b'"}') for i in range(20)]
     stream = b"".join(_frame(r) for r in requests)
     for step in (1, 3, 7, 64, len(stream)):
-        frames = _Frames()
+        frames = Frames(pb.SessionRequest.FromString)
         got = [r for i in range(0, len(stream), step) for r in frames.feed(stream[i : i + step])]
         assert got == requests, f"chunks of {step} bytes"
 
 
-@pytest.fixture(params=["process", "thread"])
-def channel(request: pytest.FixtureRequest) -> Iterator[ChannelClient]:
+@contextlib.contextmanager
+def _in_process_channel(mode: str, **channel_options: Any) -> Iterator[ChannelClient]:
     """A CallChannel serving a dispatcher in this process, and a client on the other end."""
     adapter = ShowcaseAdapter()
     adapter.setup()
-    inline = request.param == "process"
-    d = Dispatcher(adapter, SHOWCASE, request.param, 1 if inline else 2, tool_threads=0 if inline else None)
+    inline = mode == "process"
+    d = Dispatcher(adapter, SHOWCASE, mode, 1 if inline else 2, tool_threads=0 if inline else None)
     ours, theirs = socket.socketpair()
-    CallChannel(d, theirs).start()
+    CallChannel(d, theirs, **channel_options).start()
 
     class _Local:
         calls = ours
-        stub = None
+        control = None
 
     client = ChannelClient(_Local())  # type: ignore[arg-type]
     try:
@@ -444,6 +458,33 @@ def channel(request: pytest.FixtureRequest) -> Iterator[ChannelClient]:
         d.stop_threads()
         theirs.close()
         ours.close()
+
+
+@pytest.fixture(params=["process", "thread"])
+def channel(request: pytest.FixtureRequest) -> Iterator[ChannelClient]:
+    with _in_process_channel(request.param) as client:
+        yield client
+
+
+@pytest.mark.parametrize("mode", ["process", "thread"])
+def test_an_end_over_the_frame_limit_is_sent_as_an_error(mode: str) -> None:
+    # A frame over the Go side's limit would end its channel (and every call on it): the call's end
+    # is an error instead, and the channel serves on.
+    with _in_process_channel(mode, max_frame=1000) as client:
+        err = client.error_of(client.start("echo", {"blob": "x" * 2000}))
+        assert err.type == "InvalidResult" and err.non_retryable
+        assert re.fullmatch(
+            r"the result is \d+ bytes encoded, over the bridge's limit of 1000 bytes", err.message
+        )
+        big = b'{"blob": "' + b"y" * 2000 + b'"}'
+        client.send(
+            pb.SessionRequest(batch=pb.BatchRequest(call_id="b", tool="echo", items_json=[b"{}", big]))
+        )
+        events = [client.next_event("b") for _ in range(3)]
+        assert [e.WhichOneof("event") for e in events] == ["item", "item", "result"]
+        assert json.loads(events[0].item.result.result_json) == {}
+        assert events[1].item.index == 1 and events[1].item.error.type == "InvalidResult"
+        assert client.result(client.start("square", {"x": 3})) == 9
 
 
 def test_the_channel_serves_calls_in_process(channel: ChannelClient) -> None:

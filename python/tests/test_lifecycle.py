@@ -1,9 +1,8 @@
-"""A supervised worker's lifecycle: the group's signals are ignored, the supervisor's stop command on
-stdin stops it, and teardown runs only once the calls have ended."""
+"""A supervised worker's lifecycle: the group's signals are ignored, the supervisor's Stop request on
+the control channel stops it, and teardown runs only once the calls have ended."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import time
@@ -15,6 +14,7 @@ from test_call_channel import ChannelClient
 
 from snakepool._lifecycle import EXIT_TEARDOWN_SKIPPED
 from snakepool._lifeline import EXIT_PARENT_GONE
+from snakepool.bridge.v1 import bridge_pb2 as pb
 
 
 def _supervised(servers: ServerFactory, mode: str, events: Path) -> Server:
@@ -36,10 +36,8 @@ def _running(
 
 
 def _send_stop(server: Server, grace: float, timeout: float) -> None:
-    assert server.proc.stdin is not None
-    command = {"stop": {"grace_seconds": grace, "timeout_seconds": timeout}}
-    server.proc.stdin.write(json.dumps(command).encode() + b"\n")
-    server.proc.stdin.flush()
+    assert server.control is not None
+    server.control.stop(grace, timeout)
 
 
 def _events(path: Path) -> list[str]:
@@ -89,12 +87,16 @@ def test_a_tool_ignoring_its_cancel_past_the_grace_skips_teardown(servers: Serve
     assert any("exiting without teardown()" in line["message"] for line in server.logs())
 
 
-def test_end_of_stdin_exits_at_once_without_teardown(servers: ServerFactory) -> None:
+def test_end_of_the_control_channel_exits_at_once_without_teardown(servers: ServerFactory) -> None:
     server, _, _, events = _running(servers, "process", "hold", {"seconds": 30})
-    assert server.proc.stdin is not None
-    server.proc.stdin.close()
+    assert server.control is not None
+    server.control.sock.close()  # the Go side died
     assert server.wait(15) == EXIT_PARENT_GONE
     assert _events(events) == []
+    assert any(
+        line["message"] == "parent process is gone (the control channel closed); exiting"
+        for line in server.logs()
+    )
 
 
 def test_the_tools_children_keep_the_default_signal_handlers(servers: ServerFactory) -> None:
@@ -115,12 +117,28 @@ def test_the_tools_children_keep_the_default_signal_handlers(servers: ServerFact
             kill_quietly(pid)
 
 
-def test_unknown_commands_and_noise_on_stdin_are_ignored(servers: ServerFactory) -> None:
+def test_unknown_requests_and_noise_on_stdin_are_ignored(servers: ServerFactory) -> None:
     server = _supervised(servers, "process", servers.workdir() / "events")
-    assert server.proc.stdin is not None
-    server.proc.stdin.write(b'not json\n{"rotate_logs": {}}\n[1, 2]\n\n')
+    assert server.proc.stdin is not None and server.control is not None
+    server.proc.stdin.write(b'not json\n{"stop": {}}\n')
     server.proc.stdin.flush()
+    answer = server.control.request(pb.ControlRequest())  # a kind this worker does not know
+    assert answer.error.type == "UnknownRequest"
     session = ChannelClient(server)
-    assert session.result(session.start("read_stdin")) == "", "the tools read /dev/null, not the commands"
-    assert until(lambda: sum("ignoring" in line["message"] for line in server.logs()) >= 3)
+    assert session.result(session.start("read_stdin")) == "", "the tools read /dev/null"
+    assert until(lambda: any("ignoring what arrives on stdin" in line["message"] for line in server.logs()))
+    assert server.control.ping().active_calls == 0
     assert server.proc.poll() is None
+
+
+def test_a_stop_request_is_acknowledged_and_a_bad_grace_is_the_default(servers: ServerFactory) -> None:
+    # A negative grace is no grace the worker can use: it takes its --shutdown-grace.
+    server = servers.start(TEST_ADAPTER, "--supervised", "--shutdown-grace", "0.5")
+    session = ChannelClient(server)
+    session.start("hold", {"seconds": 30})
+    assert until(lambda: server.ping().active_calls == 1)
+    began = time.monotonic()
+    _send_stop(server, grace=-1, timeout=5)
+    assert server.wait(15) == EXIT_TEARDOWN_SKIPPED
+    assert time.monotonic() - began < 5, "the 0.5 s default grace, not a negative one"
+    assert any("(1 running calls cancelled, 0.5s grace)" in line["message"] for line in server.logs())

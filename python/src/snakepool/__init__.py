@@ -13,8 +13,8 @@ Write an adapter::
             ctx.heartbeat({"stage": "predicting"})
             return {"label": self.model.predict(features)}
 
-and serve it with ``python -m snakepool.server --adapter mypkg.mymodule:MyAdapter --socket PATH``
-(the Go worker does this for you).
+and let the Go worker serve it (it runs ``python -m snakepool.server --adapter
+mypkg.mymodule:MyAdapter`` with its channels); ``--socket PATH`` serves it over gRPC, for grpcurl.
 """
 
 from ._adapter import Adapter, ThreadSafeAdapter, thread_safe_method

@@ -1,5 +1,6 @@
 """The call channel: the Go side's Start messages and the calls' events, as length-prefixed
-protobuf frames on a connected Unix socket that the Go side passes at spawn (``--calls-fd``).
+protobuf frames (``_frames``) on a connected Unix socket that the Go side passes at spawn
+(``--calls-fd``).
 
 Each frame is a 4-byte big-endian length and a serialised message: SessionRequest from Go,
 SessionEvent to Go (bridge.proto). No gRPC runs on this socket, which is why a call costs one read
@@ -14,11 +15,13 @@ and one write on the thread that runs it:
 Batches (``BatchRequest``) travel the same way and run on the same threads, one batch per tool
 thread, its items one after the other; each item's end is a frame of its own, written as it ends.
 Events are written under one lock, so the events of a call keep their order and end with its
-result or error. Cancel, Ping and Describe travel on gRPC (``_grpc_server``): they are answered
-while a tool runs, also in the process profile, where the tool thread reads this socket only
-between calls. The channel ends when the Go side closes its end (the calls started on it are then
-cancelled; in the process profile a helper thread, ``snakepool-calls-watch``, waits for that
-moment) or when the worker stops (once those calls have written their end, this side is shut).
+result or error; an end that cannot be sent as it is (a frame over the Go side's limit) is sent as
+an error, so no call is left without an end. Cancel, Ping, Describe and Stop travel on the control
+channel (``_control``): they are answered while a tool runs, also in the process profile, where
+the tool thread reads this socket only between calls. The channel ends when the Go side closes its
+end (the calls started on it are then cancelled; in the process profile a helper thread,
+``snakepool-calls-watch``, waits for that moment) or when the worker stops (once those calls have
+written their end, this side is shut).
 """
 
 from __future__ import annotations
@@ -29,34 +32,34 @@ import os
 import select
 import selectors
 import socket
-import struct
 import threading
 
-from ._dispatch import Call, Dispatcher
+from ._dispatch import Call, Dispatcher, error
+from ._frames import HEADER, MAX_FRAME, READ_SIZE, Frames, send_frame
 from .bridge.v1 import bridge_pb2 as pb
 
 __all__ = ["CallChannel"]
 
 _log = logging.getLogger("snakepool.server")
 
-_HEADER = struct.Struct(">I")
 #: poll() events of a peer that closed or shut down its end (Linux; elsewhere a call that runs when
 #: the Go side closes the channel is not cancelled by it).
 _HANGUP = getattr(select, "POLLRDHUP", 0)
-_READ_SIZE = 1 << 16
 
 
 class _ChannelSink:
     """The sink of the calls started on the channel: each event is one frame, written at once.
 
     ``started`` is counted by the reader, ``finished`` here. Once the channel is closing, this side
-    is shut down as soon as every call started on it has written its last event.
+    is shut down as soon as every call started on it has written its last event. ``max_frame``
+    bounds a frame (the Go side's limit): a call's end that does not fit is sent as an error.
     """
 
-    __slots__ = ("_lock", "_sock", "closing", "ended", "finished", "started")
+    __slots__ = ("_lock", "_max_frame", "_sock", "closing", "ended", "finished", "started")
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, max_frame: int = MAX_FRAME) -> None:
         self._sock = sock
+        self._max_frame = max_frame
         self._lock = threading.Lock()
         self.started = 0
         self.finished = 0
@@ -66,19 +69,27 @@ class _ChannelSink:
     def heartbeat(self, call: Call, heartbeat: pb.Heartbeat) -> None:
         with self._lock:
             if not call.done and not self.ended:
-                self._write(pb.SessionEvent(call_id=call.call_id, heartbeat=heartbeat))
+                problem = self._write(pb.SessionEvent(call_id=call.call_id, heartbeat=heartbeat))
+                if problem is not None:
+                    _log.warning("dropped a heartbeat of call %s: %s", call.call_id, problem.message)
 
     def item(self, call: Call, index: int, result: pb.Result | None, error: pb.Error | None) -> None:
         with self._lock:
             if not self.ended:
                 end = pb.ItemEnd(index=index, result=result, error=error)
-                self._write(pb.SessionEvent(call_id=call.call_id, item=end))
+                problem = self._write(pb.SessionEvent(call_id=call.call_id, item=end))
+                if problem is not None:
+                    self._write(
+                        pb.SessionEvent(call_id=call.call_id, item=pb.ItemEnd(index=index, error=problem))
+                    )
 
     def finish(self, call_id: str, result: pb.Result | None, error: pb.Error | None) -> None:
         with self._lock:
             self.finished += 1
             if not self.ended:
-                self._write(pb.SessionEvent(call_id=call_id, result=result, error=error))
+                problem = self._write(pb.SessionEvent(call_id=call_id, result=result, error=error))
+                if problem is not None:
+                    self._write(pb.SessionEvent(call_id=call_id, error=problem))
             if self.closing and self.finished == self.started:
                 self._end()
 
@@ -88,49 +99,38 @@ class _ChannelSink:
             if self.finished == self.started:
                 self._end()
 
-    def _write(self, event: pb.SessionEvent) -> None:
-        # Called with the lock held.
-        data = event.SerializeToString()
+    def _write(self, event: pb.SessionEvent) -> pb.Error | None:
+        """Write ``event`` (with the lock held); return why it cannot be sent, as the error to send
+        instead, or None (sent, or the Go side is gone)."""
         try:
-            if len(data) < _READ_SIZE:
-                self._sock.sendall(_HEADER.pack(len(data)) + data)
-            else:  # no copy of a large payload
-                self._sock.sendall(_HEADER.pack(len(data)))
-                self._sock.sendall(data)
+            data = event.SerializeToString()
+        except Exception as exc:  # not expected of a message built from valid parts
+            _log.exception("cannot encode an event of call %s", event.call_id)
+            return error(
+                "InternalError", f"the bridge could not encode the event: {type(exc).__name__}: {exc}"
+            )
+        if len(data) > self._max_frame:
+            return error(
+                "InvalidResult",
+                f"the {event.WhichOneof('event')} is {len(data)} bytes encoded, over the bridge's limit "
+                f"of {self._max_frame} bytes",
+                non_retryable=True,
+            )
+        try:
+            if len(data) < READ_SIZE:  # the hot path, inline (send_frame for large payloads)
+                self._sock.sendall(HEADER.pack(len(data)) + data)
+            else:
+                send_frame(self._sock, data)
         except OSError as exc:  # the Go side is gone: nothing more can be delivered
             _log.debug("cannot write to the call channel: %s", exc)
             self.ended = True
+        return None
 
     def _end(self) -> None:
         if not self.ended:
             self.ended = True
             with contextlib.suppress(OSError):
                 self._sock.shutdown(socket.SHUT_WR)
-
-
-class _Frames:
-    """Splits the bytes read from the socket into SessionRequests."""
-
-    __slots__ = ("_buf",)
-
-    def __init__(self) -> None:
-        self._buf = bytearray()
-
-    def feed(self, data: bytes) -> list[pb.SessionRequest]:
-        """Add ``data``; return the requests it completes (the rest waits for more data)."""
-        buf = self._buf
-        buf += data
-        requests = []
-        start = 0
-        while len(buf) - start >= _HEADER.size:
-            (size,) = _HEADER.unpack_from(buf, start)
-            end = start + _HEADER.size + size
-            if len(buf) < end:
-                break
-            requests.append(pb.SessionRequest.FromString(bytes(buf[start + _HEADER.size : end])))
-            start = end
-        del buf[:start]
-        return requests
 
 
 class CallChannel:
@@ -140,10 +140,10 @@ class CallChannel:
     the channel's thread becomes its tool thread.
     """
 
-    def __init__(self, dispatcher: Dispatcher, sock: socket.socket) -> None:
+    def __init__(self, dispatcher: Dispatcher, sock: socket.socket, max_frame: int = MAX_FRAME) -> None:
         self._d = dispatcher
         self._sock = sock
-        self.sink = _ChannelSink(sock)
+        self.sink = _ChannelSink(sock, max_frame)
         self._inline = dispatcher.mode == "process"
 
     def start(self) -> None:
@@ -192,10 +192,10 @@ class CallChannel:
             _log.warning("ignoring a call-channel request of unknown kind (a newer supervisor?): %s", request)
 
     def _serve_reader(self) -> None:
-        frames = _Frames()
+        frames = Frames(pb.SessionRequest.FromString)
         reason = "the call channel closed"
         try:
-            while data := self._sock.recv(_READ_SIZE):
+            while data := self._sock.recv(READ_SIZE):
                 for request in frames.feed(data):
                     self._handle(request)
         except OSError as exc:
@@ -219,7 +219,7 @@ class CallChannel:
         """The process profile's tool thread: calls from the socket and queued Execute calls, one
         at a time, until the dispatcher stops its tool threads."""
         d = self._d
-        frames = _Frames()
+        frames = Frames(pb.SessionRequest.FromString)
         selector = selectors.DefaultSelector()
         selector.register(self._sock, selectors.EVENT_READ, "calls")
         selector.register(wake_r, selectors.EVENT_READ, "jobs")
@@ -234,7 +234,7 @@ class CallChannel:
                             os.read(wake_r, 4096)
                         continue
                     try:
-                        data = self._sock.recv(_READ_SIZE)
+                        data = self._sock.recv(READ_SIZE)
                     except OSError as exc:
                         data, reason = b"", f"the call channel broke ({exc})"
                     else:

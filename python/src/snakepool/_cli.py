@@ -36,12 +36,16 @@ def parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m snakepool.server``."""
     p = argparse.ArgumentParser(
         prog="python -m snakepool.server",
-        description="Serve a snakepool adapter to the Go supervisor: calls on an inherited socket, "
-        "Describe, Ping, Cancel and Execute over gRPC on a Unix socket.",
+        description="Serve a snakepool adapter: to the Go supervisor on inherited socket pairs (calls on "
+        "--calls-fd; Describe, Ping, Cancel and Stop on --control-fd), and/or over gRPC on a Unix socket "
+        "(--socket: Describe, Ping, Cancel and Execute, for grpcurl and tests).",
     )
     p.add_argument("--adapter", required=True, help="the adapter class, as package.module:Class")
     p.add_argument(
-        "--socket", required=True, help="path of the Unix socket to serve on (a stale file is removed)"
+        "--socket",
+        default=None,
+        help="serve the Bridge gRPC service on this Unix socket path (a stale file is removed); "
+        "grpc is imported only then",
     )
     p.add_argument(
         "--handshake-fd",
@@ -55,6 +59,13 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         help="file descriptor of the call channel, a connected Unix stream socket (the Go side passes "
         "one end of a socket pair); without it, calls come only through the Execute RPC",
+    )
+    p.add_argument(
+        "--control-fd",
+        type=int,
+        default=None,
+        help="file descriptor of the control channel, a connected Unix stream socket: Describe, Ping, "
+        "Cancel and Stop requests; its end means the supervisor is gone (exit at once)",
     )
     p.add_argument(
         "--mode", choices=("process", "thread"), default="process", help="worker profile (default process)"
@@ -86,13 +97,13 @@ def parser() -> argparse.ArgumentParser:
         type=float,
         default=5.0,
         help="seconds that running calls get to finish once cancelled by a stop (default 5; the "
-        "supervisor's stop command carries its own)",
+        "supervisor's Stop request carries its own)",
     )
     p.add_argument(
         "--supervised",
         action="store_true",
         help="the supervisor owns the lifecycle: ignore SIGTERM, SIGINT and SIGHUP and stop on the "
-        "stop command on stdin (end of file on stdin: the supervisor is gone, exit at once)",
+        "Stop request on the control channel (needs --control-fd)",
     )
     return p
 
@@ -112,9 +123,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     opts = parser().parse_args(args)
     if opts.max_workers < 1:
         parser().error("--max-workers must be at least 1")
+    if opts.socket is None and opts.control_fd is None:
+        parser().error(
+            "nothing to serve on: give --socket PATH (gRPC), --control-fd FD (the Go pool), or both"
+        )
+    if opts.supervised and opts.control_fd is None:
+        parser().error("--supervised needs --control-fd: the supervisor's Stop request travels on it")
     pid = os.getpid()
     handshake_fd: int | None = opts.handshake_fd
-    for fd in (handshake_fd, opts.calls_fd):
+    for fd in (handshake_fd, opts.calls_fd, opts.control_fd):
         if fd is not None:
             os.set_inheritable(fd, False)
     try:
@@ -127,19 +144,27 @@ def main(argv: Sequence[str] | None = None) -> None:
             stream.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     stopper = Stopper()
     stopper.install_signal_handlers(supervised=opts.supervised)
-    _lifeline.watch_parent(stopper.command)
+    _lifeline.watch_parent()
 
     mode: str = opts.mode
     max_workers = 1 if mode == "process" else opts.max_workers
     adapter: Adapter | None = None
     set_up = False
+    server = None
     try:
-        # Imported here, not at the top: a grpcio or protobuf that cannot be imported is reported
+        # Imported here, not at the top: a protobuf (or grpcio) that cannot be imported is reported
         # through the handshake like any other reason the worker cannot serve.
         from ._call_channel import CallChannel
+        from ._control import ControlChannel
         from ._dispatch import Dispatcher
-        from ._grpc_server import serve
 
+        control = None
+        if opts.control_fd is not None:
+            # First: it is the lifeline, also while the adapter loads.
+            control = ControlChannel(
+                _channel_socket(opts.control_fd, "--control-fd"), stopper.request, _lifeline.parent_gone
+            )
+            control.start()
         cls = load_adapter(opts.adapter)
         if mode == "thread":
             check_thread_safe(cls)
@@ -151,7 +176,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         set_up = True
         if checker is not None:
             checker.check_libraries()
-        channel_socket = None if opts.calls_fd is None else _channel_socket(opts.calls_fd)
+        channel_socket = None if opts.calls_fd is None else _channel_socket(opts.calls_fd, "--calls-fd")
         # The process profile's call channel brings its own tool thread (it runs the calls it reads).
         own_thread = channel_socket is not None and mode == "process"
         dispatcher = Dispatcher(
@@ -159,7 +184,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
         if not dispatcher.tools:
             _log.warning("adapter %s has no @tool methods", opts.adapter)
-        server = serve(dispatcher, opts.socket)
+        if opts.socket is not None:
+            from ._grpc_server import serve  # the only module that imports grpc
+
+            server = serve(dispatcher, opts.socket)
+        if control is not None:
+            control.attach(dispatcher)
         if channel_socket is not None:
             CallChannel(dispatcher, channel_socket).start()
     except BaseException as exc:
@@ -175,9 +205,9 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     gil = gil_enabled()
     _log.info(
-        "serving %s on unix:%s (mode=%s, max_workers=%d, pid=%d, python=%s, gil=%s)",
+        "serving %s on %s (mode=%s, max_workers=%d, pid=%d, python=%s, gil=%s)",
         opts.adapter,
-        opts.socket,
+        _serving_on(opts),
         mode,
         max_workers,
         pid,
@@ -201,11 +231,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     flush_and_exit(shut_down(dispatcher, server, request, opts.shutdown_grace, opts.socket))
 
 
-def _channel_socket(fd: int) -> socket.socket:
-    """The call channel's socket on ``fd``, checked to be a connected stream socket."""
+def _serving_on(opts: argparse.Namespace) -> str:
+    """Where the worker serves, for its log."""
+    where = [] if opts.control_fd is None else ["the supervisor's channels"]
+    if opts.socket is not None:
+        where.append(f"gRPC on unix:{opts.socket}")
+    return " and ".join(where)
+
+
+def _channel_socket(fd: int, flag: str) -> socket.socket:
+    """The socket of a channel on ``fd`` (given as ``flag``), checked to be a stream socket."""
     sock = socket.socket(fileno=fd)
     if sock.type != socket.SOCK_STREAM:
-        raise ValueError(f"--calls-fd {fd} is not a stream socket")
+        raise ValueError(f"{flag} {fd} is not a stream socket")
     sock.setblocking(True)
     return sock
 

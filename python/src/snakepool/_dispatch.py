@@ -32,7 +32,7 @@ from typing import Any, Protocol
 from . import _logging
 from ._adapter import Adapter, ThreadSafeAdapter
 from ._context import CallInfo, ToolContext
-from ._errors import Cancelled, InvalidResult, NonRetryableError
+from ._errors import Cancelled, InvalidArguments, InvalidResult, NonRetryableError, utf8_safe
 from ._interpreter import gil_enabled
 from ._protocol import PROTOCOL_VERSION
 from ._threadsafety import ThreadSafetyChecker
@@ -115,8 +115,13 @@ class Call:
 
 
 def error(type_name: str, message: str, tb: str = "", non_retryable: bool = False) -> pb.Error:
-    """An Error event body."""
-    return pb.Error(type=type_name, message=message, traceback=tb, non_retryable=non_retryable)
+    """An Error event body; text that UTF-8 cannot encode is escaped (see :func:`utf8_safe`)."""
+    return pb.Error(
+        type=utf8_safe(type_name),
+        message=utf8_safe(message),
+        traceback=utf8_safe(tb),
+        non_retryable=non_retryable,
+    )
 
 
 def _exception_error(exc: BaseException, with_traceback: bool = True) -> pb.Error:
@@ -137,8 +142,8 @@ class Dispatcher:
     with :meth:`adopt_tool_thread`; a caller that runs admitted calls itself (a benchmark) passes 0
     and uses :meth:`admit`, then :meth:`run`.
 
-    A call cancelled before it reached the worker (a Cancel RPC can overtake the Start on the call
-    channel) is remembered, and ends ``Cancelled`` without running when its Start arrives.
+    A call cancelled before it reached the worker (a cancel on the control channel can overtake the
+    Start on the call channel) is remembered, and ends ``Cancelled`` without running when its Start arrives.
     """
 
     def __init__(
@@ -435,11 +440,9 @@ class Dispatcher:
         resume: Any = None
         if batch.resume_json:
             try:
-                resume = json.loads(batch.resume_json)
-            except ValueError as exc:
-                return error(
-                    "InvalidArguments", f"resume details are not valid JSON: {exc}", non_retryable=True
-                )
+                resume = _resume_details(batch.resume_json)
+            except NonRetryableError as exc:
+                return _exception_error(exc, with_traceback=False)
         info = _call_info(batch.info) if batch.HasField("info") else None
         for index in range(max(0, batch.first), len(items)):
             ctx = ToolContext(call_id=f"{call.call_id}/{index}", tool=spec.name, info=info)
@@ -477,12 +480,7 @@ class Dispatcher:
         try:
             args = spec.parse(request.args_json)
             if request.resume_json:
-                try:
-                    ctx.resume = json.loads(request.resume_json)
-                except ValueError as exc:
-                    return error(
-                        "InvalidArguments", f"resume details are not valid JSON: {exc}", non_retryable=True
-                    )
+                ctx.resume = _resume_details(request.resume_json)
             if request.HasField("info"):
                 ctx.info = _call_info(request.info)
             if spec.wants_context:
@@ -529,6 +527,15 @@ class Dispatcher:
                 with_traceback=False,
             )
         return pb.Result(result_json=payload)
+
+
+def _resume_details(resume_json: bytes) -> Any:
+    """The decoded resume details of a call (the last heartbeat of its previous attempt)."""
+    try:
+        return json.loads(resume_json)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        why = "nested too deep to decode" if isinstance(exc, RecursionError) else f"not valid JSON: {exc}"
+        raise InvalidArguments(f"resume details are {why}") from None
 
 
 def _call_info(i: pb.CallInfo) -> CallInfo:

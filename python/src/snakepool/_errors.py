@@ -11,7 +11,21 @@ __all__ = [
     "ThreadSafetyError",
     "ThreadSafetyViolation",
     "ToolNotFound",
+    "utf8_safe",
 ]
+
+
+def utf8_safe(text: str) -> str:
+    """``text`` with what UTF-8 cannot encode (lone surrogates, e.g. from a JSON key ``"\\udcff"``)
+    escaped as ``\\udcff``: every text the bridge sends must be encodable, or the message that
+    carries it cannot be built."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 class SnakepoolError(Exception):

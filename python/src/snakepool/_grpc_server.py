@@ -1,8 +1,10 @@
 """The bridge's gRPC service: ``grpc.server`` on a Unix socket, public grpcio API only.
 
-Describe, Ping and Cancel are answered by the server's pool threads, also while tools run. An
-Execute call runs on a tool thread; its events go on a queue that the RPC's response iterator
-drains. The calls of the Go pool travel on the call channel instead (``_call_channel``).
+Served only when the server is started with ``--socket`` (grpcurl, ``snakepool.testing``, the
+tests): this is the only module of the package that imports grpc, and a worker the Go pool starts
+never imports it (its requests travel on the control channel, ``_control``). Describe, Ping and
+Cancel are answered by the server's pool threads, also while tools run. An Execute call runs on a
+tool thread; its events go on a queue that the RPC's response iterator drains.
 """
 
 from __future__ import annotations

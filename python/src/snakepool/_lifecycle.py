@@ -5,8 +5,8 @@ Who may stop the worker depends on who runs it:
 - **Supervised** (``--supervised``, as the Go pool runs every worker): the supervisor owns the
   lifecycle. SIGTERM, SIGINT and SIGHUP are logged and ignored, so that a service manager signalling
   every process of the service at once (systemd's ``KillMode=control-group``) cannot cut the running
-  calls short: the Go side finishes them and then sends the stop command on stdin (``_lifeline``),
-  with the grace its stop timeout leaves.
+  calls short: the Go side finishes them and then sends the Stop request on the control channel
+  (``_control``), with the grace its stop timeout leaves.
 - **By hand**: SIGTERM and SIGINT stop the worker (a second one exits at once).
 
 Either way the stop goes in the same order: refuse new calls, cancel the running ones, wait up to
@@ -24,7 +24,7 @@ import signal
 import sys
 import threading
 import time
-from typing import Any, NamedTuple, NoReturn, Protocol
+from typing import NamedTuple, NoReturn, Protocol
 
 from ._adapter import Adapter
 
@@ -75,8 +75,8 @@ class StopRequest(NamedTuple):
 
 
 class Stopper:
-    """Collects the requests to stop: the supervisor's stop command, SIGTERM and SIGINT when not
-    supervised, or :meth:`request`. The first request is the one acted on."""
+    """Collects the requests to stop: the supervisor's Stop request (``_control``), SIGTERM and
+    SIGINT when not supervised, or :meth:`request`. The first request is the one acted on."""
 
     def __init__(self) -> None:
         self._event = threading.Event()
@@ -110,22 +110,6 @@ class Stopper:
             flush_and_exit(1)
         self.request(StopRequest(f"received {name}"))
 
-    def command(self, command: dict[str, Any]) -> None:
-        """Handle one command of the supervisor (from the lifeline on stdin)."""
-        if "stop" not in command:
-            _log.warning(
-                "ignoring a supervisor command this worker does not know (a newer supervisor?): %s", command
-            )
-            return
-        args = command["stop"] if isinstance(command["stop"], dict) else {}
-        self.request(
-            StopRequest(
-                "the supervisor asked the worker to stop",
-                grace=_seconds(args.get("grace_seconds")),
-                timeout=_seconds(args.get("timeout_seconds")),
-            )
-        )
-
     def request(self, request: StopRequest) -> None:
         """Ask the worker to stop (the first request is kept)."""
         self._requests.append(request)
@@ -136,12 +120,6 @@ class Stopper:
         while not self._event.wait(1.0):  # wakes now and then so that signal handlers run
             pass
         return self._requests[0]
-
-
-def _seconds(value: object) -> float | None:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
-        return float(value)
-    return None
 
 
 def _ignore_signal(signum: int, frame: object) -> None:
@@ -177,11 +155,16 @@ def _restore_default_handlers() -> None:
 
 
 def shut_down(
-    dispatcher: _Dispatcher, server: _Server, request: StopRequest, default_grace: float, socket_path: str
+    dispatcher: _Dispatcher,
+    server: _Server | None,
+    request: StopRequest,
+    default_grace: float,
+    socket_path: str | None,
 ) -> int:
     """Stop serving and return the exit status: cancel the running calls and give them the grace to
-    end; then stop the server and the tool threads and run the adapter's teardown (0), or, if calls
-    are still running, skip teardown (:data:`EXIT_TEARDOWN_SKIPPED`). Remove the socket."""
+    end; then stop the gRPC server (if any) and the tool threads and run the adapter's teardown
+    (0), or, if calls are still running, skip teardown (:data:`EXIT_TEARDOWN_SKIPPED`). Remove the
+    gRPC socket."""
     began = time.monotonic()
     grace = default_grace if request.grace is None else request.grace
     running = dispatcher.stop(f"worker stopping ({request.reason})")
@@ -195,7 +178,8 @@ def shut_down(
                 grace,
             )
             return EXIT_TEARDOWN_SKIPPED
-        server.stop(1.0).wait(2.0)  # the calls are over: what is left are their RPCs' last messages
+        if server is not None:
+            server.stop(1.0).wait(2.0)  # the calls are over: what is left are their RPCs' last messages
         dispatcher.stop_threads()
         if request.timeout is not None:
             _log.info(
@@ -204,8 +188,9 @@ def shut_down(
             )
         teardown(dispatcher.adapter)
     finally:
-        with contextlib.suppress(OSError):
-            os.unlink(socket_path)
+        if socket_path is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(socket_path)
     _log.info("stopped")
     return 0
 

@@ -1,10 +1,12 @@
-"""The lifeline to the supervisor: its commands on stdin, and exiting when the parent dies, even
-without a parent-death signal."""
+"""The lifeline to the parent: exiting when it dies, even without a parent-death signal.
+
+A worker the Go pool starts has its control channel as its lifeline (``_control``: its end of file
+calls :func:`parent_gone`); a server started by hand may have its stdin, when it is a pipe.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import signal
@@ -12,33 +14,25 @@ import stat
 import sys
 import threading
 import time
-from collections.abc import Callable
-from typing import Any
 
-__all__ = ["EXIT_PARENT_GONE", "watch_parent"]
+__all__ = ["EXIT_PARENT_GONE", "parent_gone", "watch_parent"]
 
 #: Exit status of a worker that stopped because its parent died.
 EXIT_PARENT_GONE = 3
 
-#: A command line longer than this is dropped (the supervisor's commands are a few dozen bytes).
-_MAX_COMMAND = 1 << 16
-
 _log = logging.getLogger("snakepool.lifeline")
 _dying = threading.Lock()
 
-Command = dict[str, Any]
 
+def watch_parent(poll_interval: float = 0.5) -> None:
+    """Start daemon threads that end the process when the parent is gone.
 
-def watch_parent(on_command: Callable[[Command], None] | None = None, poll_interval: float = 0.5) -> None:
-    """Start daemon threads that read the supervisor's commands and end the process when the parent
-    is gone.
-
-    1. If stdin is a pipe or socket, it is the lifeline: a thread reads it. Each line is one command of
-       the supervisor, a JSON object such as ``{"stop": {"grace_seconds": 5, "timeout_seconds": 10}}``
-       (bridge.proto), handed to ``on_command``; end of file means the parent is gone (the Go
-       supervisor keeps the write end open for the worker's whole life). Stdin itself is then
-       replaced by /dev/null, so that neither the tools nor the processes they start can read the
-       commands. A terminal or /dev/null on stdin is not watched.
+    1. If stdin is a pipe or socket, it is a lifeline: a thread reads it, and its end of file means
+       the parent is gone (a parent that holds the write end open for the worker's whole life, as
+       ``snakepool.testing`` does). What arrives on it is discarded: the Go pool's commands travel
+       on the control channel. Stdin itself is replaced by /dev/null, so that neither the tools nor
+       the processes they start read it. A terminal or /dev/null on stdin (the Go pool's workers)
+       is not watched.
     2. A thread polls ``os.getppid()``; a change means the parent died and the process was reparented.
 
     On parent death the process kills the other members of its process group (when it leads one)
@@ -56,46 +50,25 @@ def watch_parent(on_command: Callable[[Command], None] | None = None, poll_inter
         os.dup2(devnull, 0)
         os.close(devnull)
         threading.Thread(
-            target=_read_lifeline, args=(lifeline, on_command), name="snakepool-stdin-watch", daemon=True
+            target=_read_lifeline, args=(lifeline,), name="snakepool-stdin-watch", daemon=True
         ).start()
     threading.Thread(
         target=_poll_ppid, args=(parent, poll_interval), name="snakepool-ppid-watch", daemon=True
     ).start()
 
 
-def _read_lifeline(fd: int, on_command: Callable[[Command], None] | None) -> None:
-    pending = b""
+def _read_lifeline(fd: int) -> None:
+    warned = False
     try:
-        while data := os.read(fd, 65536):
-            pending += data
-            *lines, pending = pending.split(b"\n")
-            for line in lines:
-                _command(line, on_command)
-            if len(pending) > _MAX_COMMAND:
-                _log.warning("dropping a supervisor command of more than %d bytes", _MAX_COMMAND)
-                pending = b""
+        while os.read(fd, 65536):
+            if not warned:
+                _log.warning(
+                    "ignoring what arrives on stdin (the supervisor's commands travel on the control channel)"
+                )
+                warned = True
     except OSError:
         pass
     parent_gone("stdin closed")
-
-
-def _command(line: bytes, on_command: Callable[[Command], None] | None) -> None:
-    if not line.strip():
-        return
-    try:
-        command = json.loads(line)
-    except ValueError:
-        command = None
-    if not isinstance(command, dict):
-        _log.warning("ignoring a line on stdin that is not a supervisor command: %r", line[:200])
-        return
-    if on_command is None:
-        _log.warning("ignoring a supervisor command (nothing handles commands yet): %r", line[:200])
-        return
-    try:
-        on_command(command)
-    except Exception:
-        _log.exception("cannot handle the supervisor command %r", line[:200])
 
 
 def _poll_ppid(parent: int, interval: float) -> None:

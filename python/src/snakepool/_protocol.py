@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 #: The bridge protocol version (see bridge.proto). Bump it on both sides for any incompatible change.
-PROTOCOL_VERSION = 3
+PROTOCOL_VERSION = 4
 
 #: The environment variable in which the Go supervisor passes the protocol version it speaks. It is
 #: checked before the command line is parsed, so that a supervisor of another version gets a clear
@@ -78,14 +78,13 @@ def handshake_fd_of(argv: Sequence[str]) -> int | None:
     return None
 
 
-def serving_line(socket_path: str, pid: int) -> dict[str, Any]:
-    """The handshake of a worker that serves on ``socket_path``."""
-    return {
-        "protocol": PROTOCOL_VERSION,
-        "package_version": package_version(),
-        "address": f"unix:{socket_path}",
-        "pid": pid,
-    }
+def serving_line(socket_path: str | None, pid: int) -> dict[str, Any]:
+    """The handshake of a worker that serves (its gRPC address when it serves gRPC on
+    ``socket_path``)."""
+    line: dict[str, Any] = {"protocol": PROTOCOL_VERSION, "package_version": package_version(), "pid": pid}
+    if socket_path is not None:
+        line["address"] = f"unix:{socket_path}"
+    return line
 
 
 def adapter_error_line(error_type: str, message: str, traceback: str) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin, overload
 
 from ._context import ToolContext
-from ._errors import InvalidArguments
+from ._errors import InvalidArguments, utf8_safe
 
 __all__ = ["ToolSpec", "collect_tools", "tool"]
 
@@ -91,7 +91,10 @@ def _json_type(value: Any) -> str:
 
 
 def _fail(path: str, expected: str, value: Any) -> typing.NoReturn:
-    shown = json.dumps(value, default=repr)
+    try:
+        shown = json.dumps(value, default=repr)
+    except RecursionError:
+        shown = "(nested too deep to show)"
     if len(shown) > 60:
         shown = shown[:57] + "..."
     raise _Mismatch(f"argument '{path}': expected {expected}, got {_json_type(value)} {shown}")
@@ -409,6 +412,12 @@ class ToolSpec:
             args = json.loads(args_json)
         except (ValueError, UnicodeDecodeError) as exc:
             raise InvalidArguments(f"tool '{self.name}': arguments are not valid JSON: {exc}") from None
+        except RecursionError:
+            raise InvalidArguments(
+                f"tool '{self.name}': arguments are nested too deep for Python's JSON decoder (it stops "
+                "at the interpreter's recursion limit: about 1,000 levels of arrays and objects in "
+                "Python 3.11, more in newer versions)"
+            ) from None
         if type(args) is not dict:
             raise InvalidArguments(
                 f"tool '{self.name}': arguments must be a JSON object, got {_json_type(args)}"
@@ -445,8 +454,13 @@ class ToolSpec:
             accepted = ", ".join(
                 f"{p.name}: {p.type_text}" + ("" if p.required else " (optional)") for p in self._params
             )
+            # An argument's name may be a lone surrogate (JSON's "\\udcff"), which no message can carry.
             raise InvalidArguments(
-                f"tool '{self.name}': " + "; ".join(problems) + f". It accepts: {accepted or 'no arguments'}"
+                utf8_safe(
+                    f"tool '{self.name}': "
+                    + "; ".join(problems)
+                    + f". It accepts: {accepted or 'no arguments'}"
+                )
             )
         if self.wants_context:
             kwargs[self.wants_context] = ctx

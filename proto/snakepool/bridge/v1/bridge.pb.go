@@ -1,63 +1,72 @@
-// The bridge protocol between the Go supervisor (client) and one Python worker process (server).
+// The bridge protocol between the Go supervisor and one Python worker process.
 //
-// Two channels, neither on a network interface:
+// The Go pool talks to a worker over two channels, both ends of Unix socket pairs that the Go side
+// creates and passes to Python as file descriptors at spawn: nothing listens on a path or a port,
+// and a worker the pool starts never imports grpc. Each frame on either channel is a 4-byte
+// big-endian length and one serialised message.
 //
-// - The call channel carries the calls: one end of a Unix socket pair that the Go side creates and
-//   passes to Python as a file descriptor (--calls-fd). Each frame on it is a 4-byte big-endian
-//   length and one serialised message: SessionRequest from Go (a Start, or a Cancel), SessionEvent
-//   from Python (zero or more heartbeats, then exactly one result or error per call, tagged with
-//   its call_id; the events of one call are in order). No gRPC runs on it: a call costs one read
-//   and one write on the thread that runs it, a fraction of a gRPC stream message's cost
-//   (docs/performance.md). A batch (BatchRequest) runs one tool over several items, one after
-//   the other on one tool thread: its events are the items' heartbeats (tagged with the item's
-//   index), one ItemEnd per item as it ends, and then one result (the batch ran to its end) or
-//   error (the batch could not run, or was cancelled). When Go closes its end, every call started
-//   on it is cancelled; when the worker stops, Python shuts its end once those calls have written
-//   their last event. Extending it: a new Go-to-Python command is a new field of SessionRequest's
-//   oneof, answered by SessionEvents tagged with its call_id. Python logs and skips a request of
-//   a kind it does not know.
-// - gRPC (the Bridge service below) over a Unix domain socket whose path the Go side chooses and
-//   passes with --socket, in a directory only the worker's user can enter (mode 0700). It answers
-//   Describe, Ping and Cancel also while a tool runs (a running process-profile tool's thread
-//   reads the call channel only between calls, so Go sends cancels here), and Execute, the
-//   one-call form for grpcurl and tests. Python serves it with grpc.server, public grpcio API only.
+// - The call channel (--calls-fd) carries the calls: SessionRequest from Go (a Start, a batch, or
+//   a Cancel), SessionEvent from Python (zero or more heartbeats, then exactly one result or error
+//   per call, tagged with its call_id; the events of one call are in order). A call costs one read
+//   and one write on the thread that runs it (docs/performance.md). A batch (BatchRequest) runs
+//   one tool over several items, one after the other on one tool thread: its events are the
+//   items' heartbeats (tagged with the item's index), one ItemEnd per item as it ends, and then
+//   one result (the batch ran to its end) or error (the batch could not run, or was cancelled).
+//   When Go closes its end, every call started on it is cancelled; when the worker stops, Python
+//   shuts its end once those calls have written their last event. Extending it: a new
+//   Go-to-Python command is a new field of SessionRequest's oneof, answered by SessionEvents
+//   tagged with its call_id. Python logs and skips a request of a kind it does not know. The
+//   process profile's tool thread reads this channel only between calls, so the Go pool sends its
+//   cancels on the control channel.
+// - The control channel (--control-fd) carries ControlRequest from Go (Describe, Ping, Cancel,
+//   Stop), each answered by exactly one ControlResponse with the same id, in the order of the
+//   requests. A thread of its own reads it, so every request is answered while tools run, also
+//   while a process-profile tool holds the tool thread (Ping is the health check). A Cancel can
+//   overtake its call's Start on the call channel; the worker remembers it, and the call then ends
+//   "Cancelled" without running. A request of a kind the worker does not know is answered with an
+//   error of type "UnknownRequest". The control channel is also the lifeline: its end of file
+//   means "the Go side is gone", and Python then kills what its tools started and exits at once
+//   (status 3), without teardown.
 //
-// - The lifeline: the worker's stdin, a pipe whose write end only the Go side holds. It carries
-//   the Go side's commands, one JSON object per line, and its end of file means "the Go side is
-//   gone": Python then kills what its tools started and exits at once (status 3), without
-//   teardown. The Go side owns the worker's life (--supervised): Python ignores SIGTERM, SIGINT
-//   and SIGHUP (a service manager signals every process of the service at once) and stops on
+// The Go side owns the worker's life (--supervised): Python ignores SIGTERM, SIGINT and SIGHUP (a
+// service manager signals every process of the service at once) and stops on the Stop request
+// (StopRequest): it refuses new calls, cancels the running ones and gives them grace_seconds to
+// end, then runs the adapter's teardown and exits 0; timeout_seconds after the request the Go side
+// SIGKILLs the process group. If a call is still running after the grace (its tool ignores the
+// cancel), teardown is skipped (it never runs beside a tool) and Python exits 4. The tools' stdin
+// is /dev/null.
 //
-//     {"stop": {"grace_seconds": 5, "timeout_seconds": 10}}
+// gRPC (the Bridge service below) is served only when asked, with --socket PATH: a Unix domain
+// socket, for grpcurl, snakepool.testing.WorkerEnvironment and the tests. It answers Describe,
+// Ping and Cancel also while a tool runs, and Execute, the one-call form. Python serves it with
+// grpc.server, public grpcio API only, and imports grpc only then. A server started by hand
+// (without --control-fd) takes its stdin, when it is a pipe, as its lifeline instead (end of file:
+// the parent is gone), and stops on SIGTERM or SIGINT.
 //
-//   It refuses new calls, cancels the running ones and gives them grace_seconds to end, then runs
-//   the adapter's teardown and exits 0; timeout_seconds after the command the Go side SIGKILLs the
-//   process group. If a call is still running after the grace (its tool ignores the cancel),
-//   teardown is skipped (it never runs beside a tool) and Python exits 4. Python reads the
-//   lifeline on a thread of its own, so a command is seen while tools run, and moves it off fd 0
-//   (the tools' stdin is /dev/null). Unknown commands are logged and skipped.
+// Handshake (before any request): Go passes a pipe as file descriptor 3 (--handshake-fd 3). Once the
+// adapter is loaded and the worker is serving, Python writes exactly one JSON line to it and
+// closes it:
 //
-// Handshake (before any RPC): Go passes a pipe as file descriptor 3 (--handshake-fd 3). Once the
-// adapter is loaded and the server is serving, Python writes exactly one JSON line to it and closes it:
+//   {"protocol": 4, "package_version": "0.1.0", "pid": 1234}
 //
-//   {"protocol": 3, "package_version": "0.1.0", "address": "unix:/tmp/snakepool-x/w1.sock", "pid": 1234}
+// (with "address": "unix:PATH" when it serves gRPC on --socket PATH), or, when the adapter cannot
+// be loaded:
 //
-// or, when the adapter cannot be loaded:
+//   {"protocol": 4, "package_version": "0.1.0", "error": {"type": "ModuleNotFoundError", "message": "...", "traceback": "..."}}
 //
-//   {"protocol": 3, "package_version": "0.1.0", "error": {"type": "ModuleNotFoundError", "message": "...", "traceback": "..."}}
-//
-// and then exits non-zero. Go waits for the line with a timeout. Nothing a tool prints to stdout or
-// stderr can disturb the handshake or the RPCs, because neither uses stdout.
+// and then exits non-zero. Go waits for the line with a timeout, then sends Describe on the
+// control channel. Nothing a tool prints to stdout or stderr can disturb the handshake or the
+// channels, because none of them uses stdout.
 //
 // Version: bump PROTOCOL_VERSION on both sides for any incompatible change (3: the lifeline's
-// commands, --supervised, batches). The check runs both ways, before anything else: Go passes its
-// version in the environment variable SNAKEPOOL_BRIDGE_PROTOCOL, and Python checks it before it
-// parses its command line (so that flags added by a newer Go side cannot be what it complains
-// about); on a mismatch it writes the handshake with error type "ProtocolMismatch", naming both
-// versions, and exits 1. Go checks the handshake's "protocol" before anything else in it. A
-// package older than the check fails on the first flag it does not know before any handshake; Go
-// then asks the interpreter for snakepool.PROTOCOL_VERSION and __version__ to say which release it
-// met.
+// commands, --supervised, batches; 4: the control channel, gRPC only with --socket). The check
+// runs both ways, before anything else: Go passes its version in the environment variable
+// SNAKEPOOL_BRIDGE_PROTOCOL, and Python checks it before it parses its command line (so that flags
+// added by a newer Go side cannot be what it complains about); on a mismatch it writes the
+// handshake with error type "ProtocolMismatch", naming both versions, and exits 1. Go checks the
+// handshake's "protocol" before anything else in it. A package older than the check fails on the
+// first flag it does not know before any handshake; Go then asks the interpreter for
+// snakepool.PROTOCOL_VERSION and __version__ to say which release it met.
 
 // Code generated by protoc-gen-go. DO NOT EDIT.
 // versions:
@@ -460,6 +469,9 @@ func (x *CallInfo) GetNamespace() string {
 // A message from Go on the call channel.
 type SessionRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
+	// cancel is read promptly only where a thread reads the call channel while tools run (the
+	// thread profile); the Go pool sends its cancels on the control channel.
+	//
 	// Types that are valid to be assigned to Request:
 	//
 	//	*SessionRequest_Start
@@ -1344,6 +1356,363 @@ func (x *PingResponse) GetCompletedCalls() int64 {
 	return 0
 }
 
+// A message from Go on the control channel.
+type ControlRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Chosen by Go, unique among its requests on this channel; the response carries it.
+	Id uint64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Types that are valid to be assigned to Request:
+	//
+	//	*ControlRequest_Describe
+	//	*ControlRequest_Ping
+	//	*ControlRequest_Cancel
+	//	*ControlRequest_Stop
+	Request       isControlRequest_Request `protobuf_oneof:"request"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ControlRequest) Reset() {
+	*x = ControlRequest{}
+	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ControlRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ControlRequest) ProtoMessage() {}
+
+func (x *ControlRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ControlRequest.ProtoReflect.Descriptor instead.
+func (*ControlRequest) Descriptor() ([]byte, []int) {
+	return file_snakepool_bridge_v1_bridge_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ControlRequest) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *ControlRequest) GetRequest() isControlRequest_Request {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+func (x *ControlRequest) GetDescribe() *DescribeRequest {
+	if x != nil {
+		if x, ok := x.Request.(*ControlRequest_Describe); ok {
+			return x.Describe
+		}
+	}
+	return nil
+}
+
+func (x *ControlRequest) GetPing() *PingRequest {
+	if x != nil {
+		if x, ok := x.Request.(*ControlRequest_Ping); ok {
+			return x.Ping
+		}
+	}
+	return nil
+}
+
+func (x *ControlRequest) GetCancel() *CancelRequest {
+	if x != nil {
+		if x, ok := x.Request.(*ControlRequest_Cancel); ok {
+			return x.Cancel
+		}
+	}
+	return nil
+}
+
+func (x *ControlRequest) GetStop() *StopRequest {
+	if x != nil {
+		if x, ok := x.Request.(*ControlRequest_Stop); ok {
+			return x.Stop
+		}
+	}
+	return nil
+}
+
+type isControlRequest_Request interface {
+	isControlRequest_Request()
+}
+
+type ControlRequest_Describe struct {
+	Describe *DescribeRequest `protobuf:"bytes,2,opt,name=describe,proto3,oneof"`
+}
+
+type ControlRequest_Ping struct {
+	Ping *PingRequest `protobuf:"bytes,3,opt,name=ping,proto3,oneof"`
+}
+
+type ControlRequest_Cancel struct {
+	Cancel *CancelRequest `protobuf:"bytes,4,opt,name=cancel,proto3,oneof"`
+}
+
+type ControlRequest_Stop struct {
+	Stop *StopRequest `protobuf:"bytes,5,opt,name=stop,proto3,oneof"`
+}
+
+func (*ControlRequest_Describe) isControlRequest_Request() {}
+
+func (*ControlRequest_Ping) isControlRequest_Request() {}
+
+func (*ControlRequest_Cancel) isControlRequest_Request() {}
+
+func (*ControlRequest_Stop) isControlRequest_Request() {}
+
+// A message from Python on the control channel: the answer to the request with the same id.
+type ControlResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Types that are valid to be assigned to Response:
+	//
+	//	*ControlResponse_Describe
+	//	*ControlResponse_Ping
+	//	*ControlResponse_Cancel
+	//	*ControlResponse_Stop
+	//	*ControlResponse_Error
+	Response      isControlResponse_Response `protobuf_oneof:"response"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ControlResponse) Reset() {
+	*x = ControlResponse{}
+	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ControlResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ControlResponse) ProtoMessage() {}
+
+func (x *ControlResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ControlResponse.ProtoReflect.Descriptor instead.
+func (*ControlResponse) Descriptor() ([]byte, []int) {
+	return file_snakepool_bridge_v1_bridge_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ControlResponse) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *ControlResponse) GetResponse() isControlResponse_Response {
+	if x != nil {
+		return x.Response
+	}
+	return nil
+}
+
+func (x *ControlResponse) GetDescribe() *DescribeResponse {
+	if x != nil {
+		if x, ok := x.Response.(*ControlResponse_Describe); ok {
+			return x.Describe
+		}
+	}
+	return nil
+}
+
+func (x *ControlResponse) GetPing() *PingResponse {
+	if x != nil {
+		if x, ok := x.Response.(*ControlResponse_Ping); ok {
+			return x.Ping
+		}
+	}
+	return nil
+}
+
+func (x *ControlResponse) GetCancel() *CancelResponse {
+	if x != nil {
+		if x, ok := x.Response.(*ControlResponse_Cancel); ok {
+			return x.Cancel
+		}
+	}
+	return nil
+}
+
+func (x *ControlResponse) GetStop() *StopResponse {
+	if x != nil {
+		if x, ok := x.Response.(*ControlResponse_Stop); ok {
+			return x.Stop
+		}
+	}
+	return nil
+}
+
+func (x *ControlResponse) GetError() *Error {
+	if x != nil {
+		if x, ok := x.Response.(*ControlResponse_Error); ok {
+			return x.Error
+		}
+	}
+	return nil
+}
+
+type isControlResponse_Response interface {
+	isControlResponse_Response()
+}
+
+type ControlResponse_Describe struct {
+	Describe *DescribeResponse `protobuf:"bytes,2,opt,name=describe,proto3,oneof"`
+}
+
+type ControlResponse_Ping struct {
+	Ping *PingResponse `protobuf:"bytes,3,opt,name=ping,proto3,oneof"`
+}
+
+type ControlResponse_Cancel struct {
+	Cancel *CancelResponse `protobuf:"bytes,4,opt,name=cancel,proto3,oneof"`
+}
+
+type ControlResponse_Stop struct {
+	Stop *StopResponse `protobuf:"bytes,5,opt,name=stop,proto3,oneof"`
+}
+
+type ControlResponse_Error struct {
+	// The request could not be answered: type "UnknownRequest" (a kind this worker does not know),
+	// or "NotReady" (a request that needs the adapter before it is loaded).
+	Error *Error `protobuf:"bytes,6,opt,name=error,proto3,oneof"`
+}
+
+func (*ControlResponse_Describe) isControlResponse_Response() {}
+
+func (*ControlResponse_Ping) isControlResponse_Response() {}
+
+func (*ControlResponse_Cancel) isControlResponse_Response() {}
+
+func (*ControlResponse_Stop) isControlResponse_Response() {}
+
+func (*ControlResponse_Error) isControlResponse_Response() {}
+
+// StopRequest asks the worker to stop (see the header: the Go side owns the worker's life).
+type StopRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How long the running calls get to end once cancelled.
+	GraceSeconds float64 `protobuf:"fixed64,1,opt,name=grace_seconds,json=graceSeconds,proto3" json:"grace_seconds,omitempty"`
+	// How long the process has to exit before its group gets SIGKILL (for the logs).
+	TimeoutSeconds float64 `protobuf:"fixed64,2,opt,name=timeout_seconds,json=timeoutSeconds,proto3" json:"timeout_seconds,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *StopRequest) Reset() {
+	*x = StopRequest{}
+	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StopRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StopRequest) ProtoMessage() {}
+
+func (x *StopRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StopRequest.ProtoReflect.Descriptor instead.
+func (*StopRequest) Descriptor() ([]byte, []int) {
+	return file_snakepool_bridge_v1_bridge_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *StopRequest) GetGraceSeconds() float64 {
+	if x != nil {
+		return x.GraceSeconds
+	}
+	return 0
+}
+
+func (x *StopRequest) GetTimeoutSeconds() float64 {
+	if x != nil {
+		return x.TimeoutSeconds
+	}
+	return 0
+}
+
+// StopResponse acknowledges a StopRequest: the worker has begun to stop.
+type StopResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StopResponse) Reset() {
+	*x = StopResponse{}
+	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StopResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StopResponse) ProtoMessage() {}
+
+func (x *StopResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_snakepool_bridge_v1_bridge_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StopResponse.ProtoReflect.Descriptor instead.
+func (*StopResponse) Descriptor() ([]byte, []int) {
+	return file_snakepool_bridge_v1_bridge_proto_rawDescGZIP(), []int{20}
+}
+
 var File_snakepool_bridge_v1_bridge_proto protoreflect.FileDescriptor
 
 const file_snakepool_bridge_v1_bridge_proto_rawDesc = "" +
@@ -1436,7 +1805,27 @@ const file_snakepool_bridge_v1_bridge_proto_rawDesc = "" +
 	"\fPingResponse\x12\x10\n" +
 	"\x03pid\x18\x01 \x01(\x05R\x03pid\x12!\n" +
 	"\factive_calls\x18\x02 \x01(\x05R\vactiveCalls\x12'\n" +
-	"\x0fcompleted_calls\x18\x03 \x01(\x03R\x0ecompletedCalls2\xd6\x02\n" +
+	"\x0fcompleted_calls\x18\x03 \x01(\x03R\x0ecompletedCalls\"\x9d\x02\n" +
+	"\x0eControlRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12B\n" +
+	"\bdescribe\x18\x02 \x01(\v2$.snakepool.bridge.v1.DescribeRequestH\x00R\bdescribe\x126\n" +
+	"\x04ping\x18\x03 \x01(\v2 .snakepool.bridge.v1.PingRequestH\x00R\x04ping\x12<\n" +
+	"\x06cancel\x18\x04 \x01(\v2\".snakepool.bridge.v1.CancelRequestH\x00R\x06cancel\x126\n" +
+	"\x04stop\x18\x05 \x01(\v2 .snakepool.bridge.v1.StopRequestH\x00R\x04stopB\t\n" +
+	"\arequest\"\xd7\x02\n" +
+	"\x0fControlResponse\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12C\n" +
+	"\bdescribe\x18\x02 \x01(\v2%.snakepool.bridge.v1.DescribeResponseH\x00R\bdescribe\x127\n" +
+	"\x04ping\x18\x03 \x01(\v2!.snakepool.bridge.v1.PingResponseH\x00R\x04ping\x12=\n" +
+	"\x06cancel\x18\x04 \x01(\v2#.snakepool.bridge.v1.CancelResponseH\x00R\x06cancel\x127\n" +
+	"\x04stop\x18\x05 \x01(\v2!.snakepool.bridge.v1.StopResponseH\x00R\x04stop\x122\n" +
+	"\x05error\x18\x06 \x01(\v2\x1a.snakepool.bridge.v1.ErrorH\x00R\x05errorB\n" +
+	"\n" +
+	"\bresponse\"[\n" +
+	"\vStopRequest\x12#\n" +
+	"\rgrace_seconds\x18\x01 \x01(\x01R\fgraceSeconds\x12'\n" +
+	"\x0ftimeout_seconds\x18\x02 \x01(\x01R\x0etimeoutSeconds\"\x0e\n" +
+	"\fStopResponse2\xd6\x02\n" +
 	"\x06Bridge\x12W\n" +
 	"\bDescribe\x12$.snakepool.bridge.v1.DescribeRequest\x1a%.snakepool.bridge.v1.DescribeResponse\x12S\n" +
 	"\aExecute\x12#.snakepool.bridge.v1.ExecuteRequest\x1a!.snakepool.bridge.v1.ExecuteEvent0\x01\x12Q\n" +
@@ -1455,7 +1844,7 @@ func file_snakepool_bridge_v1_bridge_proto_rawDescGZIP() []byte {
 	return file_snakepool_bridge_v1_bridge_proto_rawDescData
 }
 
-var file_snakepool_bridge_v1_bridge_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_snakepool_bridge_v1_bridge_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_snakepool_bridge_v1_bridge_proto_goTypes = []any{
 	(*DescribeRequest)(nil),  // 0: snakepool.bridge.v1.DescribeRequest
 	(*DescribeResponse)(nil), // 1: snakepool.bridge.v1.DescribeResponse
@@ -1474,6 +1863,10 @@ var file_snakepool_bridge_v1_bridge_proto_goTypes = []any{
 	(*CancelResponse)(nil),   // 14: snakepool.bridge.v1.CancelResponse
 	(*PingRequest)(nil),      // 15: snakepool.bridge.v1.PingRequest
 	(*PingResponse)(nil),     // 16: snakepool.bridge.v1.PingResponse
+	(*ControlRequest)(nil),   // 17: snakepool.bridge.v1.ControlRequest
+	(*ControlResponse)(nil),  // 18: snakepool.bridge.v1.ControlResponse
+	(*StopRequest)(nil),      // 19: snakepool.bridge.v1.StopRequest
+	(*StopResponse)(nil),     // 20: snakepool.bridge.v1.StopResponse
 }
 var file_snakepool_bridge_v1_bridge_proto_depIdxs = []int32{
 	2,  // 0: snakepool.bridge.v1.DescribeResponse.tools:type_name -> snakepool.bridge.v1.ToolSpec
@@ -1491,19 +1884,28 @@ var file_snakepool_bridge_v1_bridge_proto_depIdxs = []int32{
 	10, // 12: snakepool.bridge.v1.ExecuteEvent.heartbeat:type_name -> snakepool.bridge.v1.Heartbeat
 	11, // 13: snakepool.bridge.v1.ExecuteEvent.result:type_name -> snakepool.bridge.v1.Result
 	12, // 14: snakepool.bridge.v1.ExecuteEvent.error:type_name -> snakepool.bridge.v1.Error
-	0,  // 15: snakepool.bridge.v1.Bridge.Describe:input_type -> snakepool.bridge.v1.DescribeRequest
-	3,  // 16: snakepool.bridge.v1.Bridge.Execute:input_type -> snakepool.bridge.v1.ExecuteRequest
-	13, // 17: snakepool.bridge.v1.Bridge.Cancel:input_type -> snakepool.bridge.v1.CancelRequest
-	15, // 18: snakepool.bridge.v1.Bridge.Ping:input_type -> snakepool.bridge.v1.PingRequest
-	1,  // 19: snakepool.bridge.v1.Bridge.Describe:output_type -> snakepool.bridge.v1.DescribeResponse
-	9,  // 20: snakepool.bridge.v1.Bridge.Execute:output_type -> snakepool.bridge.v1.ExecuteEvent
-	14, // 21: snakepool.bridge.v1.Bridge.Cancel:output_type -> snakepool.bridge.v1.CancelResponse
-	16, // 22: snakepool.bridge.v1.Bridge.Ping:output_type -> snakepool.bridge.v1.PingResponse
-	19, // [19:23] is the sub-list for method output_type
-	15, // [15:19] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	0,  // 15: snakepool.bridge.v1.ControlRequest.describe:type_name -> snakepool.bridge.v1.DescribeRequest
+	15, // 16: snakepool.bridge.v1.ControlRequest.ping:type_name -> snakepool.bridge.v1.PingRequest
+	13, // 17: snakepool.bridge.v1.ControlRequest.cancel:type_name -> snakepool.bridge.v1.CancelRequest
+	19, // 18: snakepool.bridge.v1.ControlRequest.stop:type_name -> snakepool.bridge.v1.StopRequest
+	1,  // 19: snakepool.bridge.v1.ControlResponse.describe:type_name -> snakepool.bridge.v1.DescribeResponse
+	16, // 20: snakepool.bridge.v1.ControlResponse.ping:type_name -> snakepool.bridge.v1.PingResponse
+	14, // 21: snakepool.bridge.v1.ControlResponse.cancel:type_name -> snakepool.bridge.v1.CancelResponse
+	20, // 22: snakepool.bridge.v1.ControlResponse.stop:type_name -> snakepool.bridge.v1.StopResponse
+	12, // 23: snakepool.bridge.v1.ControlResponse.error:type_name -> snakepool.bridge.v1.Error
+	0,  // 24: snakepool.bridge.v1.Bridge.Describe:input_type -> snakepool.bridge.v1.DescribeRequest
+	3,  // 25: snakepool.bridge.v1.Bridge.Execute:input_type -> snakepool.bridge.v1.ExecuteRequest
+	13, // 26: snakepool.bridge.v1.Bridge.Cancel:input_type -> snakepool.bridge.v1.CancelRequest
+	15, // 27: snakepool.bridge.v1.Bridge.Ping:input_type -> snakepool.bridge.v1.PingRequest
+	1,  // 28: snakepool.bridge.v1.Bridge.Describe:output_type -> snakepool.bridge.v1.DescribeResponse
+	9,  // 29: snakepool.bridge.v1.Bridge.Execute:output_type -> snakepool.bridge.v1.ExecuteEvent
+	14, // 30: snakepool.bridge.v1.Bridge.Cancel:output_type -> snakepool.bridge.v1.CancelResponse
+	16, // 31: snakepool.bridge.v1.Bridge.Ping:output_type -> snakepool.bridge.v1.PingResponse
+	28, // [28:32] is the sub-list for method output_type
+	24, // [24:28] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_snakepool_bridge_v1_bridge_proto_init() }
@@ -1531,13 +1933,26 @@ func file_snakepool_bridge_v1_bridge_proto_init() {
 		(*ExecuteEvent_Result)(nil),
 		(*ExecuteEvent_Error)(nil),
 	}
+	file_snakepool_bridge_v1_bridge_proto_msgTypes[17].OneofWrappers = []any{
+		(*ControlRequest_Describe)(nil),
+		(*ControlRequest_Ping)(nil),
+		(*ControlRequest_Cancel)(nil),
+		(*ControlRequest_Stop)(nil),
+	}
+	file_snakepool_bridge_v1_bridge_proto_msgTypes[18].OneofWrappers = []any{
+		(*ControlResponse_Describe)(nil),
+		(*ControlResponse_Ping)(nil),
+		(*ControlResponse_Cancel)(nil),
+		(*ControlResponse_Stop)(nil),
+		(*ControlResponse_Error)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_snakepool_bridge_v1_bridge_proto_rawDesc), len(file_snakepool_bridge_v1_bridge_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   17,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

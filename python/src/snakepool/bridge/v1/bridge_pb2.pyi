@@ -189,3 +189,45 @@ class PingResponse(_message.Message):
     active_calls: int
     completed_calls: int
     def __init__(self, pid: _Optional[int] = ..., active_calls: _Optional[int] = ..., completed_calls: _Optional[int] = ...) -> None: ...
+
+class ControlRequest(_message.Message):
+    __slots__ = ("id", "describe", "ping", "cancel", "stop")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    DESCRIBE_FIELD_NUMBER: _ClassVar[int]
+    PING_FIELD_NUMBER: _ClassVar[int]
+    CANCEL_FIELD_NUMBER: _ClassVar[int]
+    STOP_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    describe: DescribeRequest
+    ping: PingRequest
+    cancel: CancelRequest
+    stop: StopRequest
+    def __init__(self, id: _Optional[int] = ..., describe: _Optional[_Union[DescribeRequest, _Mapping]] = ..., ping: _Optional[_Union[PingRequest, _Mapping]] = ..., cancel: _Optional[_Union[CancelRequest, _Mapping]] = ..., stop: _Optional[_Union[StopRequest, _Mapping]] = ...) -> None: ...
+
+class ControlResponse(_message.Message):
+    __slots__ = ("id", "describe", "ping", "cancel", "stop", "error")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    DESCRIBE_FIELD_NUMBER: _ClassVar[int]
+    PING_FIELD_NUMBER: _ClassVar[int]
+    CANCEL_FIELD_NUMBER: _ClassVar[int]
+    STOP_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    describe: DescribeResponse
+    ping: PingResponse
+    cancel: CancelResponse
+    stop: StopResponse
+    error: Error
+    def __init__(self, id: _Optional[int] = ..., describe: _Optional[_Union[DescribeResponse, _Mapping]] = ..., ping: _Optional[_Union[PingResponse, _Mapping]] = ..., cancel: _Optional[_Union[CancelResponse, _Mapping]] = ..., stop: _Optional[_Union[StopResponse, _Mapping]] = ..., error: _Optional[_Union[Error, _Mapping]] = ...) -> None: ...
+
+class StopRequest(_message.Message):
+    __slots__ = ("grace_seconds", "timeout_seconds")
+    GRACE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    grace_seconds: float
+    timeout_seconds: float
+    def __init__(self, grace_seconds: _Optional[float] = ..., timeout_seconds: _Optional[float] = ...) -> None: ...
+
+class StopResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

@@ -26,7 +26,8 @@ if _version_not_supported:
 
 
 class BridgeStub:
-    """Bridge is served by every Python worker process.
+    """Bridge is served by a Python worker started with --socket (grpcurl, snakepool.testing, tests). The
+    Go pool does not use it: its workers answer the same requests on the control channel.
     """
 
     def __init__(self, channel):
@@ -58,7 +59,8 @@ class BridgeStub:
 
 
 class BridgeServicer:
-    """Bridge is served by every Python worker process.
+    """Bridge is served by a Python worker started with --socket (grpcurl, snakepool.testing, tests). The
+    Go pool does not use it: its workers answer the same requests on the control channel.
     """
 
     def Describe(self, request, context):
@@ -88,7 +90,7 @@ class BridgeServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Ping(self, request, context):
-        """Ping is the health check. It is answered by a thread of its own, also while tools are busy.
+        """Ping is the health check. It is answered also while tools are busy.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -126,7 +128,8 @@ def add_BridgeServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class Bridge:
-    """Bridge is served by every Python worker process.
+    """Bridge is served by a Python worker started with --socket (grpcurl, snakepool.testing, tests). The
+    Go pool does not use it: its workers answer the same requests on the control channel.
     """
 
     @staticmethod
