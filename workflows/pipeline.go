@@ -497,8 +497,11 @@ func (r *runner) runMap(ctx workflow.Context, n *node) (json.RawMessage, error) 
 	}
 	sp := r.progress.step(n)
 	sp.Items.Known, sp.Items.Total = true, len(items)
-	if len(items) <= n.chunkSize() && r.inlineCalls+len(items) <= MaxInlineCalls {
-		r.inlineCalls += len(items)
+	if calls := n.calls(len(items)); calls <= n.chunkSize() && r.inlineCalls+calls <= MaxInlineCalls {
+		r.inlineCalls += calls
+		if n.batchSize() > 0 {
+			return r.mapBatches(ctx, n, items, args)
+		}
 		return r.mapInline(ctx, n, items, args)
 	}
 	return r.mapChunks(ctx, n, items, args)
@@ -596,19 +599,21 @@ func chunkWorkflowID(parentID, key string, k int) string {
 	return fmt.Sprintf("%s/%s/chunk-%d", parentID, key, k)
 }
 
-// mapChunks runs the map's items in child Pipeline workflows of at most chunk_size items each. It
-// runs up to ceil(concurrency / chunk_size) children at once (at least two when concurrency allows,
-// so that one chunk's tail overlaps the next one's start) and splits the concurrency among them, so
-// that no more than concurrency items run at once in all.
+// mapChunks runs the map's items in child Pipeline workflows of at most chunk_size calls each
+// (items, or batches: a chunk of a batched map holds whole batches). It runs up to
+// ceil(concurrency / chunk_size) children at once (at least two when concurrency allows, so that
+// one chunk's tail overlaps the next one's start) and splits the concurrency among them, so that
+// no more than concurrency calls run at once in all.
 func (r *runner) mapChunks(ctx workflow.Context, n *node, items []any, template any) (json.RawMessage, error) {
 	tmpl, err := json.Marshal(template)
 	if err != nil {
 		return nil, fmt.Errorf("encode the args of step %s: %w", n.label(), err)
 	}
 	size, limit := n.chunkSize(), n.concurrency()
+	chunkItems := size * max(1, n.batchSize())
 	var chunks [][2]int
-	for a := 0; a < len(items); a += size {
-		chunks = append(chunks, [2]int{a, min(a+size, len(items))})
+	for a := 0; a < len(items); a += chunkItems {
+		chunks = append(chunks, [2]int{a, min(a+chunkItems, len(items))})
 	}
 	lanes := min(len(chunks), max((limit+size-1)/size, min(2, limit)))
 	chunkQueue := n.step.TaskQueue
@@ -643,7 +648,8 @@ func (r *runner) mapChunks(ctx workflow.Context, n *node, items []any, template 
 				}
 				child := PipelineSpec{Steps: []Step{{
 					Name: n.step.Name, Pool: n.step.Pool, Tool: n.step.Tool, TaskQueue: chunkQueue, Args: tmpl, OnError: chunkOnError(n),
-					Map:         &MapSpec{Over: over, As: n.step.Map.As, Concurrency: laneLimit, ChunkSize: b - a, Offset: n.step.Map.Offset + a},
+					Map: &MapSpec{Over: over, As: n.step.Map.As, Concurrency: laneLimit, ChunkSize: n.calls(b - a), BatchSize: n.batchSize(),
+						Offset: n.step.Map.Offset + a},
 					StepOptions: n.opts,
 				}}}
 				id := chunkWorkflowID(info.WorkflowExecution.ID, n.key, k)
@@ -857,9 +863,9 @@ func RootCause(err error) string {
 	}
 	if innermostApp != nil {
 		if innermostApp.Type() == "" {
-			return innermostApp.Message()
+			return appMessage(innermostApp)
 		}
-		return innermostApp.Type() + ": " + innermostApp.Message()
+		return innermostApp.Type() + ": " + appMessage(innermostApp)
 	}
 	return last.Error()
 }
@@ -895,7 +901,7 @@ func rootMessage(err error) string {
 		}
 	}
 	if innermost != nil {
-		return innermost.Message()
+		return appMessage(innermost)
 	}
 	return last.Error()
 }

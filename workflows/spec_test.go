@@ -96,7 +96,16 @@ func TestParseSpec(t *testing.T) {
 		{"zero concurrency", `{"steps":[{"pool":"m","tool":"t","map":{"over":[1],"as":"x","concurrency":0}}]}`, `steps[0].map.concurrency: must be at least 1, not 0`},
 		{"fractional concurrency", `{"steps":[{"pool":"m","tool":"t","map":{"over":[1],"as":"x","concurrency":1.5}}]}`, `steps[0].map.concurrency: must be an integer, not 1.5`},
 		{"chunk too big", `{"steps":[{"pool":"m","tool":"t","map":{"over":[1],"as":"x","chunk_size":2001}}]}`, `steps[0].map.chunk_size: must be from 1 to 2000, not 2001`},
-		{"unknown map field", `{"steps":[{"pool":"m","tool":"t","map":{"over":[1],"as":"x","paralel":2}}]}`, `steps[0].map.paralel: unknown field (known: over, as, concurrency, chunk_size, offset)`},
+		{"batched map", `{"steps":[{"pool":"m","tool":"t","on_error":"collect","map":{"over":[1,2,3],"as":"x","batch_size":2,"chunk_size":10}}]}`, ""},
+		{"zero batch size", `{"steps":[{"pool":"m","tool":"t","map":{"over":[1],"as":"x","batch_size":0}}]}`, `invalid pipeline: step 0: steps[0].map.batch_size: must be at least 1, not 0`},
+		{"negative batch size", `{"steps":[{"name":"b","pool":"m","tool":"t","map":{"over":[1],"as":"x","batch_size":-5}}]}`, `invalid pipeline: step 0 ("b"): steps[0].map.batch_size: must be at least 1, not -5`},
+		{"fractional batch size", `{"steps":[{"pool":"m","tool":"t","map":{"over":[1],"as":"x","batch_size":2.5}}]}`, `steps[0].map.batch_size: must be an integer, not 2.5`},
+		{"batch size not a number", `{"steps":[{"pool":"m","tool":"t","map":{"over":[1],"as":"x","batch_size":"10"}}]}`, `steps[0].map.batch_size: must be an integer of at least 1, not a string ("10")`},
+		{"batch size outside map", `{"steps":[{"pool":"m","tool":"t","batch_size":10,"map":{"over":[1],"as":"x"}}]}`, `steps[0].batch_size: unknown field (known: name, pool, tool`},
+		{"batched map over a string", `{"steps":[{"pool":"m","tool":"t","map":{"over":"abc","as":"x","batch_size":2}}]}`, `steps[0].map.over: must be a list or a reference, not a string ("abc")`},
+		{"batched map over null", `{"steps":[{"pool":"m","tool":"t","map":{"over":null,"batch_size":2}}]}`, `steps[0].map.over: required: a list, or a reference to one`},
+		{"batched chunk too big", `{"steps":[{"pool":"m","tool":"t","map":{"over":[1],"as":"x","batch_size":10,"chunk_size":2001}}]}`, `steps[0].map.chunk_size: must be from 1 to 2000, not 2001`},
+		{"unknown map field", `{"steps":[{"pool":"m","tool":"t","map":{"over":[1],"as":"x","paralel":2}}]}`, `steps[0].map.paralel: unknown field (known: over, as, concurrency, batch_size, chunk_size, offset)`},
 
 		// Types.
 		{"pool not a string", `{"steps":[{"pool":3,"tool":"t"}]}`, `steps[0].pool: must be a string, not a number (3)`},
