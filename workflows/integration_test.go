@@ -118,6 +118,7 @@ func TestPipelineIntegration(t *testing.T) {
 	})
 
 	featureTests(t, s)
+	batchTests(t, s)
 
 	t.Run("a pipeline started with the temporal CLI from a JSON file completes", func(t *testing.T) {
 		spec := filepath.Join(t.TempDir(), "pipeline.json")
