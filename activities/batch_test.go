@@ -77,9 +77,9 @@ func batchPool() *fakePool {
 // collect, every item's outcome is an entry (contract C3) and the batch goes on past a failure.
 func TestBatchResults(t *testing.T) {
 	tests := []struct {
-		name     string
-		input    json.RawMessage
-		want     string
+		name      string
+		input     json.RawMessage
+		want      string
 		continue_ bool
 	}{
 		{"fail: every item", batchInput(t, "fail", 1, 2, 3), `[1, 4, 9]`, false},

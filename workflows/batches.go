@@ -80,55 +80,43 @@ func appMessage(e *temporal.ApplicationError) string {
 // mapInline's: with on_error "collect" the batch activity makes the entries itself, and a batch
 // that fails as a whole (a timeout, say) makes every item of it an entry of its error.
 func (r *runner) mapBatches(ctx workflow.Context, n *node, items []any, template any) (json.RawMessage, error) {
-	mctx, cancel := workflow.WithCancel(ctx)
-	defer cancel()
+	f := startFanOut(ctx, n.concurrency())
+	defer f.cancel()
 	sp := r.progress.step(n)
 	opts := n.activityOptions(r.version, r.taskQueue(n))
-	offset, limit, size := n.step.Map.Offset, n.concurrency(), n.batchSize()
+	offset, size := n.step.Map.Offset, n.batchSize()
 	onError := onErrorFail
 	if n.onError == onErrorCollect {
 		onError = onErrorCollect
 	}
 	results := make([]json.RawMessage, len(items))
-	running := 0
-	var firstErr error
-	fail := func(err error) {
-		if firstErr == nil {
-			firstErr = err
-			cancel() // the batches in flight are cancelled
-		}
-	}
 	for a := 0; a < len(items); a += size {
-		if err := workflow.Await(ctx, func() bool { return running < limit || firstErr != nil }); err != nil {
+		if ok, err := f.ready(ctx); err != nil {
 			return nil, err
-		}
-		if firstErr != nil {
+		} else if !ok {
 			break
 		}
 		b := min(a+size, len(items))
 		in := batchInput{Tool: n.step.Tool, Items: make([]json.RawMessage, b-a), OnError: onError}
-		for i := a; i < b; i++ {
+		for i := a; i < b && f.err == nil; i++ {
 			args, err := r.itemArgs(n, template, items[i])
 			if err != nil {
 				index := offset + i
-				fail(r.invalidReference(n, &index, err))
-				break
+				f.fail(r.invalidReference(n, &index, err))
 			}
 			in.Items[i-a] = args
 		}
-		if firstErr != nil {
+		if f.err != nil {
 			break
 		}
 		o := opts
 		o.ActivityID = fmt.Sprintf("%s/%d-%d", n.id(), offset+a, offset+b-1)
 		o.Summary = fmt.Sprintf("%s items %d-%d", n.label(), offset+a, offset+b-1)
-		future := workflow.ExecuteActivity(workflow.WithActivityOptions(mctx, o), BatchActivityName, in)
-		running++
+		future := workflow.ExecuteActivity(workflow.WithActivityOptions(f.ctx, o), BatchActivityName, in)
 		sp.Items.Running += b - a
-		workflow.Go(mctx, func(gctx workflow.Context) {
+		f.goCall(func(gctx workflow.Context) {
 			var out []json.RawMessage
 			err := future.Get(gctx, &out)
-			running--
 			sp.Items.Running -= b - a
 			if err == nil && len(out) != b-a {
 				err = temporal.NewNonRetryableApplicationError(fmt.Sprintf("the batch activity returned %d outcomes for %d items", len(out), b-a), "InvalidBatchResult", nil)
@@ -142,10 +130,7 @@ func (r *runner) mapBatches(ctx workflow.Context, n *node, items []any, template
 				}
 				sp.Items.Done += b - a - failed
 				sp.Items.Failed += failed
-			case temporal.IsCanceledError(err) && ctx.Err() != nil:
-				fail(err) // the workflow is cancelled
-			case temporal.IsCanceledError(err) && mctx.Err() != nil:
-				// cancelled because another batch failed
+			case f.cancelled(ctx, err):
 			case n.onError == onErrorCollect:
 				sp.Items.Failed += b - a
 				for i := a; i < b; i++ {
@@ -155,18 +140,15 @@ func (r *runner) mapBatches(ctx workflow.Context, n *node, items []any, template
 				sp.Items.Failed++
 				if k, ok := failedBatchItem(err); ok && k >= 0 && k < b-a {
 					index := offset + a + k
-					fail(stepFailed(n, &index, err))
+					f.fail(stepFailed(n, &index, err))
 				} else {
-					fail(batchFailed(n, offset+a, offset+b-1, err))
+					f.fail(batchFailed(n, offset+a, offset+b-1, err))
 				}
 			}
 		})
 	}
-	if err := workflow.Await(ctx, func() bool { return running == 0 }); err != nil {
+	if err := f.wait(ctx); err != nil {
 		return nil, err
-	}
-	if firstErr != nil {
-		return nil, firstErr
 	}
 	return marshalList(results)
 }

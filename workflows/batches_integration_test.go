@@ -16,7 +16,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	failurepb "go.temporal.io/api/failure/v1"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
+	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/snakepool/snakepool/activities"
 	"github.com/snakepool/snakepool/workflows"
@@ -51,6 +54,39 @@ func batchTests(t *testing.T, s stack) {
 				assert.Equal(t, want, got)
 			})
 		}
+	})
+
+	t.Run("MapTool maps a tool over real pools from a Go workflow, batched or not", func(t *testing.T) {
+		const queue = "maptool-test"
+		w := sdkworker.New(s.client, queue, sdkworker.Options{})
+		w.RegisterWorkflowWithOptions(func(ctx workflow.Context, n int) (map[string][]float64, error) {
+			xs := make([]squareArgs, n)
+			for i := range xs {
+				xs[i] = squareArgs{X: float64(i)}
+			}
+			one, err := workflows.MapTool[float64](ctx, "math", "square", xs, workflows.MapOptions{Concurrency: 4})
+			if err != nil {
+				return nil, err
+			}
+			batched, err := workflows.MapTool[float64](ctx, "math", "square", xs, workflows.MapOptions{BatchSize: 7, Concurrency: 2})
+			if err != nil {
+				return nil, err
+			}
+			return map[string][]float64{"one": one, "batched": batched}, nil
+		}, workflow.RegisterOptions{Name: "MapToolTest"})
+		require.NoError(t, w.Start())
+		defer w.Stop()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		run, err := s.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{TaskQueue: queue}, "MapToolTest", 30)
+		require.NoError(t, err)
+		var out map[string][]float64
+		require.NoError(t, run.Get(ctx, &out))
+		require.Len(t, out["one"], 30)
+		for i, v := range out["one"] {
+			assert.InDelta(t, float64(i*i), v, 0)
+		}
+		assert.Equal(t, out["one"], out["batched"])
 	})
 
 	t.Run("a batch's activity heartbeats its progress with the item's details", func(t *testing.T) {

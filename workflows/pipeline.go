@@ -527,43 +527,32 @@ func (r *runner) itemArgs(n *node, template, item any) (json.RawMessage, error) 
 }
 
 func (r *runner) mapInline(ctx workflow.Context, n *node, items []any, template any) (json.RawMessage, error) {
-	mctx, cancel := workflow.WithCancel(ctx)
-	defer cancel()
+	f := startFanOut(ctx, n.concurrency())
+	defer f.cancel()
 	sp := r.progress.step(n)
 	opts := n.activityOptions(r.version, r.taskQueue(n))
-	offset, limit := n.step.Map.Offset, n.concurrency()
+	offset := n.step.Map.Offset
 	results := make([]json.RawMessage, len(items))
-	running := 0
-	var firstErr error
-	fail := func(err error) {
-		if firstErr == nil {
-			firstErr = err
-			cancel() // the calls in flight are cancelled
-		}
-	}
 	for i, item := range items {
-		if err := workflow.Await(ctx, func() bool { return running < limit || firstErr != nil }); err != nil {
+		if ok, err := f.ready(ctx); err != nil {
 			return nil, err
-		}
-		if firstErr != nil {
+		} else if !ok {
 			break
 		}
 		index := offset + i
 		args, err := r.itemArgs(n, template, item)
 		if err != nil {
-			fail(r.invalidReference(n, &index, err))
+			f.fail(r.invalidReference(n, &index, err))
 			break
 		}
 		o := opts
 		o.ActivityID = fmt.Sprintf("%s/%d", n.id(), index)
 		o.Summary = fmt.Sprintf("%s item %d", n.label(), index)
-		future := workflow.ExecuteActivity(workflow.WithActivityOptions(mctx, o), n.step.Tool, args)
-		running++
+		future := workflow.ExecuteActivity(workflow.WithActivityOptions(f.ctx, o), n.step.Tool, args)
 		sp.Items.Running++
-		workflow.Go(mctx, func(gctx workflow.Context) {
+		f.goCall(func(gctx workflow.Context) {
 			var out json.RawMessage
 			err := future.Get(gctx, &out)
-			running--
 			sp.Items.Running--
 			switch {
 			case err == nil:
@@ -572,24 +561,18 @@ func (r *runner) mapInline(ctx workflow.Context, n *node, items []any, template 
 					results[i] = collected(out, nil)
 				}
 				sp.Items.Done++
-			case temporal.IsCanceledError(err) && ctx.Err() != nil:
-				fail(err) // the workflow is cancelled
-			case temporal.IsCanceledError(err) && mctx.Err() != nil:
-				// cancelled because another item failed
+			case f.cancelled(ctx, err):
 			case n.onError == onErrorCollect:
 				sp.Items.Failed++
 				results[i] = collected(nil, err)
 			default:
 				sp.Items.Failed++
-				fail(stepFailed(n, &index, err))
+				f.fail(stepFailed(n, &index, err))
 			}
 		})
 	}
-	if err := workflow.Await(ctx, func() bool { return running == 0 }); err != nil {
+	if err := f.wait(ctx); err != nil {
 		return nil, err
-	}
-	if firstErr != nil {
-		return nil, firstErr
 	}
 	return marshalList(results)
 }
