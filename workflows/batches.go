@@ -65,14 +65,23 @@ func batchItemOf(e *temporal.ApplicationError) (item int, ok bool) {
 }
 
 // appMessage is an ApplicationError's message, without the "batch item <index>: " that the batch
-// activity puts before an item's error: a batched map's failures read as the unbatched map's
-// (the step's error names the item's index in the whole map).
-func appMessage(e *temporal.ApplicationError) string {
+// activity puts before an item's error when fromBatch (the error came from a batch activity): a
+// batched map's failures read as the unbatched map's (the step's error names the item's index in
+// the whole map). Other errors keep their message as the tool made it.
+func appMessage(e *temporal.ApplicationError, fromBatch bool) string {
 	msg := e.Message()
+	if !fromBatch {
+		return msg
+	}
 	if k, ok := batchItemOf(e); ok {
 		return strings.TrimPrefix(msg, fmt.Sprintf("batch item %d: ", k))
 	}
 	return msg
+}
+
+// isBatchActivity reports whether e is the error of a batch activity.
+func isBatchActivity(e *temporal.ActivityError) bool {
+	return e.ActivityType().GetName() == BatchActivityName
 }
 
 // mapBatches runs a batched map in this workflow: one batch activity per batch_size items, at

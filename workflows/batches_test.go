@@ -3,6 +3,7 @@ package workflows_test
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 
@@ -206,4 +207,21 @@ func TestBatchedMapBadInput(t *testing.T) {
 			assert.NotContains(t, rec.activityIDs(), "m/0-0")
 		})
 	}
+}
+
+// A batch_size bigger than any list (up to the largest integer the spec accepts) makes one batch,
+// which counts as one call of the workflow's inline budget: the next map, which then no longer
+// fits, runs in a child workflow.
+func TestBatchedMapHugeBatchSize(t *testing.T) {
+	env, rec := newPipelineEnv(t)
+	over := strings.TrimSuffix(strings.Repeat("1,", workflows.MaxInlineCalls), ",")
+	result, err := run(t, env, fmt.Sprintf(`{"steps":[
+		{"name":"a","pool":"m","tool":"square","map":{"over":[1,2,3],"as":"x","batch_size":%d}},
+		{"name":"b","pool":"m","tool":"noop","map":{"over":[%s],"as":"x","concurrency":50,"chunk_size":2000}}]}`, math.MaxInt64, over))
+	require.NoError(t, err)
+	assert.JSONEq(t, `[1, 4, 9]`, string(result.Results[0].Result))
+	assert.Contains(t, rec.activityIDs(), "a/0-2", "one batch of every item")
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	assert.Equal(t, []string{"default-test-workflow-id/steps[1]/chunk-0"}, rec.children, "1 + 2000 calls do not fit in one workflow")
 }

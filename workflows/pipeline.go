@@ -828,16 +828,21 @@ func deref(p *int) int {
 // RootCause describes the cause of a failed step in one line: "Type: message" for the innermost
 // ApplicationError (such as a Python exception), "activity StartToClose timeout (type: ...)" for a
 // timeout (followed by the last attempt's failure, if any), the innermost message otherwise.
-func RootCause(err error) string {
+func RootCause(err error) string { return rootCause(err, false) }
+
+// rootCause is RootCause; fromBatch says that err is (within) a batch activity's error.
+func rootCause(err error, fromBatch bool) string {
 	var innermostApp *temporal.ApplicationError
 	last := err
 	for e := err; e != nil; e = errors.Unwrap(e) {
 		last = e
 		switch e := e.(type) {
+		case *temporal.ActivityError:
+			fromBatch = fromBatch || isBatchActivity(e)
 		case *temporal.TimeoutError:
 			msg := fmt.Sprintf("%s (type: %s)", e.Message(), e.TimeoutType())
 			if cause := errors.Unwrap(e); cause != nil {
-				msg += "; last failure: " + RootCause(cause)
+				msg += "; last failure: " + rootCause(cause, fromBatch)
 			}
 			return msg
 		case *temporal.ApplicationError:
@@ -846,9 +851,9 @@ func RootCause(err error) string {
 	}
 	if innermostApp != nil {
 		if innermostApp.Type() == "" {
-			return appMessage(innermostApp)
+			return appMessage(innermostApp, fromBatch)
 		}
-		return innermostApp.Type() + ": " + appMessage(innermostApp)
+		return innermostApp.Type() + ": " + appMessage(innermostApp, fromBatch)
 	}
 	return last.Error()
 }
@@ -873,18 +878,20 @@ func rootType(err error) string {
 // rootMessage is the message of the root cause, without its type.
 func rootMessage(err error) string {
 	var innermost *temporal.ApplicationError
-	last := err
+	last, fromBatch := err, false
 	for e := err; e != nil; e = errors.Unwrap(e) {
 		last = e
 		switch e := e.(type) {
+		case *temporal.ActivityError:
+			fromBatch = fromBatch || isBatchActivity(e)
 		case *temporal.TimeoutError:
-			return RootCause(e)
+			return rootCause(e, fromBatch)
 		case *temporal.ApplicationError:
 			innermost = e
 		}
 	}
 	if innermost != nil {
-		return appMessage(innermost)
+		return appMessage(innermost, fromBatch)
 	}
 	return last.Error()
 }

@@ -698,7 +698,7 @@ func (n *node) batchSize() int { return n.step.Map.BatchSize }
 // calls is the number of calls of a map of items: one per item, or per batch.
 func (n *node) calls(items int) int {
 	if bs := n.batchSize(); bs > 0 {
-		return (items + bs - 1) / bs
+		return items/bs + min(1, items%bs) // not (items+bs-1)/bs, which overflows for a huge bs
 	}
 	return items
 }
