@@ -65,7 +65,8 @@ func (e *MapError) Unwrap() error { return e.Err }
 //
 //	squares, err := workflows.MapTool[float64](ctx, "math", "square", xs, workflows.MapOptions{BatchSize: 100})
 //
-// The first item that fails fails the map: no further activity starts, those running are
+// A negative BatchSize or Concurrency is an error, before any activity starts. The first item
+// that fails fails the map: no further activity starts, those running are
 // cancelled, and the error is a *MapError naming the item. With BatchSize, a batch's items share
 // its attempts: a retry of a batch starts at the item that failed, keeping the results before it.
 func MapTool[Out, In any](ctx workflow.Context, pool, tool string, items []In, opts ...MapOptions) ([]Out, error) {
@@ -80,6 +81,12 @@ func MapTool[Out, In any](ctx workflow.Context, pool, tool string, items []In, o
 			return nil, &MapError{Pool: pool, Tool: tool, Item: i, First: i, Last: i, Err: err}
 		}
 		args[i] = raw
+	}
+	switch {
+	case o.BatchSize < 0:
+		return nil, fmt.Errorf("map tool %q on pool %q: MapOptions.BatchSize must be at least 1 (or 0: one activity per item), not %d", tool, pool, o.BatchSize)
+	case o.Concurrency < 0:
+		return nil, fmt.Errorf("map tool %q on pool %q: MapOptions.Concurrency must be at least 1 (or 0: the default), not %d", tool, pool, o.Concurrency)
 	}
 	size, limit := max(o.BatchSize, 1), o.Concurrency
 	if limit <= 0 {

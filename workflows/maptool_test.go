@@ -93,3 +93,35 @@ func TestMapErrorNamesTheItem(t *testing.T) {
 	whole := &workflows.MapError{Pool: "math", Tool: "square", Item: -1, First: 3, Last: 5, Err: cause}
 	assert.Equal(t, `tool "square" on pool "math": items 3-5: ValueError: boom`, whole.Error())
 }
+
+// Options that cannot mean anything are an error naming the option, before any activity starts.
+func TestMapToolRejectsBadOptions(t *testing.T) {
+	tests := []struct {
+		name    string
+		opts    workflows.MapOptions
+		wantErr string
+	}{
+		{"negative batch size", workflows.MapOptions{BatchSize: -2},
+			`map tool "square" on pool "math": MapOptions.BatchSize must be at least 1 (or 0: one activity per item), not -2`},
+		{"negative concurrency", workflows.MapOptions{BatchSize: 5, Concurrency: -1},
+			`map tool "square" on pool "math": MapOptions.Concurrency must be at least 1 (or 0: the default), not -1`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env, rec := newPipelineEnv(t)
+			env.RegisterWorkflowWithOptions(func(ctx workflow.Context) (string, error) {
+				_, err := workflows.MapTool[float64](ctx, "math", "square", []map[string]any{{"x": 1}}, tt.opts)
+				if err == nil {
+					return "", nil
+				}
+				return err.Error(), nil
+			}, workflow.RegisterOptions{Name: "MapToolTest"})
+			env.ExecuteWorkflow("MapToolTest")
+			require.NoError(t, env.GetWorkflowError())
+			var got string
+			require.NoError(t, env.GetWorkflowResult(&got))
+			assert.Equal(t, tt.wantErr, got)
+			assert.Empty(t, rec.activityIDs(), "no activity started")
+		})
+	}
+}
