@@ -148,7 +148,7 @@ type MapSpec struct {
 	// by one activity (the worker's "snakepool.batch") in one Python worker, one item after the
 	// other, which saves the Temporal round trips of one activity per item. The results are the
 	// same as without batching; the items of a batch share its attempts, timeouts and retry policy
-	// (docs/pipelines.md#batches). At least 1. Default: 0, one activity per item.
+	// (docs/pipelines.md#batched-maps). At least 1. Default: 0, one activity per item.
 	BatchSize int `json:"batch_size,omitempty"`
 	// ChunkSize is the number of calls (items, or with BatchSize, batches) one child workflow
 	// runs when the map is too big to run in the pipeline's own history (more than ChunkSize
