@@ -99,13 +99,7 @@ func (r *runner) mapBatches(ctx workflow.Context, n *node, items []any, template
 		onError = onErrorCollect
 	}
 	results := make([]json.RawMessage, len(items))
-	for a := 0; a < len(items); a += size {
-		if ok, err := f.ready(ctx); err != nil {
-			return nil, err
-		} else if !ok {
-			break
-		}
-		b := min(a+size, len(items))
+	err := f.eachRange(ctx, len(items), size, func(a, b int) bool {
 		in := batchInput{Tool: n.step.Tool, Items: make([]json.RawMessage, b-a), OnError: onError}
 		for i := a; i < b && f.err == nil; i++ {
 			args, err := r.itemArgs(n, template, items[i])
@@ -116,7 +110,7 @@ func (r *runner) mapBatches(ctx workflow.Context, n *node, items []any, template
 			in.Items[i-a] = args
 		}
 		if f.err != nil {
-			break
+			return false
 		}
 		o := opts
 		o.ActivityID = fmt.Sprintf("%s/%d-%d", n.id(), offset+a, offset+b-1)
@@ -155,6 +149,10 @@ func (r *runner) mapBatches(ctx workflow.Context, n *node, items []any, template
 				}
 			}
 		})
+		return true
+	})
+	if err != nil {
+		return nil, err
 	}
 	if err := f.wait(ctx); err != nil {
 		return nil, err

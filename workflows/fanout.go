@@ -29,6 +29,21 @@ func (f *fanOut) ready(ctx workflow.Context) (bool, error) {
 	return f.err == nil, nil
 }
 
+// eachRange calls start(a, b) for the ranges [0, size), [size, 2*size), ... of n items, in
+// order, each once a call may start. It stops once a call has failed or start returns false, and
+// returns ctx's error when the wait ends with one.
+func (f *fanOut) eachRange(ctx workflow.Context, n, size int, start func(a, b int) bool) error {
+	for a := 0; a < n; a += size { // a += size cannot overflow: a is 0 or below n
+		if ok, err := f.ready(ctx); err != nil || !ok {
+			return err
+		}
+		if !start(a, min(a+size, n)) {
+			return nil
+		}
+	}
+	return nil
+}
+
 // goCall runs a started call's end, ended(gctx), in a coroutine; the call counts as running
 // until it returns.
 func (f *fanOut) goCall(ended func(gctx workflow.Context)) {

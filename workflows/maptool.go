@@ -95,13 +95,7 @@ func MapTool[Out, In any](ctx workflow.Context, pool, tool string, items []In, o
 	f := startFanOut(ctx, limit)
 	defer f.cancel()
 	results := make([]json.RawMessage, len(items))
-	for a := 0; a < len(items); a += size {
-		if ok, err := f.ready(ctx); err != nil {
-			return nil, err
-		} else if !ok {
-			break
-		}
-		b := min(a+size, len(items))
+	err := f.eachRange(ctx, len(items), size, func(a, b int) bool {
 		batched := o.BatchSize > 0
 		call := o.CallOptions
 		call.ActivityID = mapLabel(o.ActivityID, "/", a, b, batched)
@@ -141,6 +135,10 @@ func MapTool[Out, In any](ctx workflow.Context, pool, tool string, items []In, o
 				f.fail(e)
 			}
 		})
+		return true
+	})
+	if err != nil {
+		return nil, err
 	}
 	if err := f.wait(ctx); err != nil {
 		return nil, err
