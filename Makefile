@@ -117,7 +117,7 @@ fuzz-smoke: ## fuzz the Pipeline spec and config parsers (FUZZ_SPEC, FUZZ_CONFIG
 	go test -run='^$$' -fuzz='^FuzzLoadConfig$$' -fuzztime=$(FUZZ_CONFIG) ./worker
 
 .PHONY: replay-record
-replay-record: deps ## re-record the Pipeline histories of the current code (workflows/testdata/replay/), replayed by `make test`
+replay-record: deps ## record the Pipeline histories of the latest version's scenarios not yet committed (workflows/testdata/replay/), replayed by `make test`
 	go test -race -count=1 -tags replayrecord -run '^TestRecordReplayHistories$$' ./workflows/
 
 # The full chaos suite: every scenario with its full sizes (bounded: 15 minutes at most, 4 to 5 minutes

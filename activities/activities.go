@@ -47,6 +47,7 @@ type Runner interface {
 // Pool is what Register needs of a pool; *pools.Pool implements it.
 type Pool interface {
 	Runner
+	BatchRunner
 	// Name names the pool in errors.
 	Name() string
 	// Tools lists the tools to register.
@@ -154,9 +155,10 @@ func CheckOptions(pool Pool, opts Options) error {
 	return nil
 }
 
-// Register registers one activity per tool of pool under the tool's name, and a dynamic activity
-// that fails calls of any other name with a non-retryable ToolNotFound error listing the pool's
-// tools. It returns the names of the registered tools, sorted.
+// Register registers one activity per tool of pool under the tool's name, the batch activity
+// (BatchActivityName) that runs any of them over a list of items, and a dynamic activity that
+// fails calls of any other name with a non-retryable ToolNotFound error listing the pool's tools.
+// It returns the names of the registered tools, sorted.
 func Register(r Registry, pool Pool, opts Options) []string {
 	names := make([]string, 0, len(pool.Tools()))
 	for _, tool := range pool.Tools() {
@@ -164,6 +166,7 @@ func Register(r Registry, pool Pool, opts Options) []string {
 		names = append(names, tool.Name)
 	}
 	slices.Sort(names)
+	r.RegisterActivityWithOptions(Batch(pool, pool.Name(), names, opts), activity.RegisterOptions{Name: BatchActivityName})
 	r.RegisterDynamicActivity(unknownTool(pool.Name(), names), activity.DynamicRegisterOptions{})
 	return names
 }
@@ -188,15 +191,7 @@ func Tool(runner Runner, pool, tool string, opts Options) Func {
 		call := pools.Call{
 			Tool: tool,
 			Args: args,
-			Info: pools.CallInfo{
-				WorkflowID:   info.WorkflowExecution.ID,
-				RunID:        info.WorkflowExecution.RunID,
-				ActivityID:   info.ActivityID,
-				ActivityType: info.ActivityType.Name,
-				Attempt:      info.Attempt,
-				TaskQueue:    info.TaskQueue,
-				Namespace:    info.WorkflowNamespace,
-			},
+			Info: callInfo(info),
 			OnHeartbeat: func(b pools.Heartbeat) {
 				if guard.heartbeat(b) {
 					hb.record(b)
@@ -221,6 +216,19 @@ func Tool(runner Runner, pool, tool string, opts Options) Func {
 			return nil, err
 		}
 		return result, nil
+	}
+}
+
+// callInfo tells the tool where its call comes from.
+func callInfo(info activity.Info) pools.CallInfo {
+	return pools.CallInfo{
+		WorkflowID:   info.WorkflowExecution.ID,
+		RunID:        info.WorkflowExecution.RunID,
+		ActivityID:   info.ActivityID,
+		ActivityType: info.ActivityType.Name,
+		Attempt:      info.Attempt,
+		TaskQueue:    info.TaskQueue,
+		Namespace:    info.WorkflowNamespace,
 	}
 }
 

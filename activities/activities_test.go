@@ -18,13 +18,15 @@ import (
 	"github.com/snakepool/snakepool/pools"
 )
 
-// fakePool answers calls with a function and records them.
+// fakePool answers calls and batches with functions and records them.
 type fakePool struct {
 	tools []string
 	run   func(call pools.Call) (json.RawMessage, error)
+	batch func(ctx context.Context, call pools.BatchCall) error
 
-	mu    sync.Mutex
-	calls []pools.Call
+	mu      sync.Mutex
+	calls   []pools.Call
+	batches []pools.BatchCall
 }
 
 func (p *fakePool) Name() string { return "math" }
@@ -42,6 +44,16 @@ func (p *fakePool) Call(_ context.Context, call pools.Call) (json.RawMessage, er
 	p.calls = append(p.calls, call)
 	p.mu.Unlock()
 	return p.run(call)
+}
+
+func (p *fakePool) CallBatch(ctx context.Context, call pools.BatchCall) error {
+	p.mu.Lock()
+	p.batches = append(p.batches, call)
+	p.mu.Unlock()
+	if p.batch == nil {
+		return errors.New("fakePool: no batches")
+	}
+	return p.batch(ctx, call)
 }
 
 func newEnv(t *testing.T, pool *fakePool) *testsuite.TestActivityEnvironment {

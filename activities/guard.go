@@ -60,13 +60,21 @@ func (g *callGuard) heartbeat(hb pools.Heartbeat) bool {
 		g.cancel(&guardError{temporal.NewNonRetryableApplicationError(msg, ErrTypePayloadTooLarge, nil)})
 		return false
 	}
+	g.progressed()
+	return true
+}
+
+// progressed restarts the progress timeout: a batch's item ended.
+func (g *callGuard) progressed() {
 	if g.timer != nil {
 		g.mu.Lock()
 		g.timer.Reset(g.timeout)
 		g.mu.Unlock()
 	}
-	return true
 }
+
+// fail ends the call with err, which the activity then returns (see err).
+func (g *callGuard) fail(err error) { g.cancel(&guardError{err}) }
 
 // err returns the error the guard ended the call with, or nil.
 func (g *callGuard) err() error {

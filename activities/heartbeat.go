@@ -30,13 +30,34 @@ const bookkeepingKey = "snakepool"
 // bookkeeping is snakepool's own state of an activity across its attempts.
 type bookkeeping struct {
 	// CrashedAttempts counts the attempts that ended because their Python worker crashed (see
-	// Options.MaxCrashedAttempts).
+	// Options.MaxCrashedAttempts); in a batch, the attempts that crashed at item Batch.CrashedItem.
 	CrashedAttempts int `json:"crashed_attempts,omitempty"`
 	// LastCrash says how the last of them ended, e.g. "signal segmentation fault (SIGSEGV)".
 	LastCrash string `json:"last_crash,omitempty"`
+	// Batch is the progress of a batch activity (BatchActivityName); nil for a tool's activity.
+	Batch *batchProgress `json:"batch,omitempty"`
 }
 
-func (b bookkeeping) isZero() bool { return b == bookkeeping{} }
+func (b bookkeeping) isZero() bool {
+	return b.CrashedAttempts == 0 && b.LastCrash == "" && b.Batch == nil
+}
+
+// batchProgress is where a batch got to, as its heartbeats record it (see batch.go).
+type batchProgress struct {
+	// Next is the first item whose outcome is not in Results: a retried attempt starts there.
+	Next int `json:"next"`
+	// Reached counts the items that had ended when the heartbeat was sent; more than Next when the
+	// outcomes of all of them did not fit the payload limit (informative).
+	Reached int `json:"reached"`
+	// Results are the outcomes of the items before Next, as the batch's result holds them: a JSON
+	// array.
+	Results json.RawMessage `json:"results"`
+	// DetailsItem is the item whose tool details the heartbeat's first value holds; absent when
+	// it holds none. Only the item at Next gets them as ctx.resume.
+	DetailsItem *int `json:"details_item,omitempty"`
+	// CrashedItem is the item that was running in the attempts counted by CrashedAttempts.
+	CrashedItem *int `json:"crashed_item,omitempty"`
+}
 
 // trailer is the heartbeat value that carries the bookkeeping.
 type trailer struct {
@@ -149,6 +170,8 @@ type heartbeater struct {
 	// details are the last non-empty details the tool gave: a heartbeat without details (a
 	// progress report) keeps them, so that it does not wipe a checkpoint.
 	details json.RawMessage
+	// batch is the state of a batch's heartbeats (see batchbeat.go); nil for a tool's call.
+	batch *batchBeat
 
 	fresh   chan struct{} // a tool heartbeat is waiting (1-buffered)
 	done    chan struct{} // closed by stop
@@ -159,7 +182,13 @@ type heartbeater struct {
 // attempt's heartbeat values, re-sent until the tool heartbeats (nil: none), and the bookkeeping,
 // always sent. Nothing is sent once ctx is done.
 func startHeartbeats(ctx context.Context, interval time.Duration, prev previous, send func(values ...any)) *heartbeater {
-	h := &heartbeater{
+	h := newHeartbeater(ctx, prev, send)
+	go h.run(interval)
+	return h
+}
+
+func newHeartbeater(ctx context.Context, prev previous, send func(values ...any)) *heartbeater {
+	return &heartbeater{
 		ctx:     ctx,
 		send:    send,
 		values:  prev.values,
@@ -168,8 +197,6 @@ func startHeartbeats(ctx context.Context, interval time.Duration, prev previous,
 		done:    make(chan struct{}),
 		stopped: make(chan struct{}),
 	}
-	go h.run(interval)
-	return h
 }
 
 // record takes a heartbeat of the tool. It does not block.
@@ -178,7 +205,11 @@ func (h *heartbeater) record(hb pools.Heartbeat) {
 	if len(hb.Details) > 0 {
 		h.details = hb.Details
 	}
-	h.values = heartbeatDetails(h.details, hb.Progress)
+	if h.batch != nil {
+		h.batch.record(hb)
+	} else {
+		h.values = heartbeatDetails(h.details, hb.Progress)
+	}
 	h.mu.Unlock()
 	select {
 	case h.fresh <- struct{}{}:
@@ -228,6 +259,9 @@ func (h *heartbeater) beat() {
 // valuesLocked are the values of the next heartbeat: the tool's, then the bookkeeping trailer.
 // Under h.mu.
 func (h *heartbeater) valuesLocked() []any {
+	if h.batch != nil {
+		return h.batch.values(h.details, h.book)
+	}
 	if h.book.isZero() {
 		return h.values
 	}
@@ -248,4 +282,13 @@ func (h *heartbeater) recordCrash(how string) bookkeeping {
 	h.mu.Unlock()
 	h.send(values...)
 	return book
+}
+
+// flush records the latest values at once, e.g. a batch's progress before its attempt fails.
+// Call it after stop.
+func (h *heartbeater) flush() {
+	h.mu.Lock()
+	values := h.valuesLocked()
+	h.mu.Unlock()
+	h.send(values...)
 }

@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	sdkworker "go.temporal.io/sdk/worker"
 
+	"github.com/snakepool/snakepool/activities"
 	"github.com/snakepool/snakepool/pools"
 	"github.com/snakepool/snakepool/worker"
 )
@@ -17,6 +18,7 @@ import (
 type fakePool struct{}
 
 func (fakePool) Call(context.Context, pools.Call) (json.RawMessage, error) { return nil, nil }
+func (fakePool) CallBatch(context.Context, pools.BatchCall) error          { return nil }
 func (fakePool) Name() string                                              { return "fake" }
 func (fakePool) Tools() []pools.ToolSpec {
 	return []pools.ToolSpec{{Name: "b"}, {Name: "a"}}
@@ -40,7 +42,7 @@ func TestRegisterPoolLeavesUnknownTypesAlone(t *testing.T) {
 	var r recordingRegistry
 	tools := worker.RegisterPool(&r, fakePool{}, worker.RegisterOptions{})
 	assert.Equal(t, []string{"a", "b"}, tools)
-	assert.ElementsMatch(t, []string{"a", "b"}, r.names, "every tool")
+	assert.ElementsMatch(t, []string{"a", "b", activities.BatchActivityName}, r.names, "every tool, and the batch activity")
 	assert.Zero(t, r.dynamic, "no catch-all by default")
 
 	var catching recordingRegistry

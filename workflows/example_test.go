@@ -2,6 +2,8 @@ package workflows_test
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -49,6 +51,67 @@ func SumOfSquares(ctx workflow.Context, xs []float64) (map[string]any, error) {
 
 // docs:end
 
+// The MapTool example of docs/pipelines.md, between the markers, verbatim.
+
+// docs:maptool:begin
+// SquareAll squares xs on the math pool, 100 items per activity, 4 activities at once.
+func SquareAll(ctx workflow.Context, xs []float64) ([]float64, error) {
+	items := make([]squareInput, len(xs))
+	for i, x := range xs {
+		items[i] = squareInput{X: x}
+	}
+	squares, err := workflows.MapTool[float64](ctx, "math", "square", items,
+		workflows.MapOptions{BatchSize: 100, Concurrency: 4})
+	var mapErr *workflows.MapError
+	if errors.As(err, &mapErr) && mapErr.Item >= 0 {
+		return nil, fmt.Errorf("x = %v: %w", xs[mapErr.Item], err)
+	}
+	return squares, err
+}
+
+// docs:maptool:end
+
+// docsCode is the code of example_test.go between "// docs:<name>begin" and "// docs:<name>end".
+func docsCode(t *testing.T, name string) string {
+	t.Helper()
+	source, err := os.ReadFile("example_test.go")
+	require.NoError(t, err)
+	_, rest, found := strings.Cut(string(source), "// docs:"+name+"begin\n")
+	require.True(t, found)
+	code, _, found := strings.Cut(rest, "\n// docs:"+name+"end")
+	require.True(t, found)
+	return code
+}
+
+func assertDocsShow(t *testing.T, code string) {
+	t.Helper()
+	docs, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "docs", "pipelines.md"))
+	require.NoError(t, err)
+	assert.Contains(t, string(docs), "```go\n"+code+"```\n", "docs/pipelines.md shows the example verbatim")
+}
+
+func TestDocsMapToolExample(t *testing.T) {
+	env, rec := newPipelineEnv(t)
+	env.RegisterWorkflow(SquareAll)
+	xs := make([]float64, 250)
+	for i := range xs {
+		xs[i] = float64(i)
+	}
+	env.ExecuteWorkflow(SquareAll, xs)
+	require.NoError(t, env.GetWorkflowError())
+	var out []float64
+	require.NoError(t, env.GetWorkflowResult(&out))
+	require.Len(t, out, 250)
+	assert.InDelta(t, 249.0*249.0, out[249], 0)
+	rec.mu.Lock()
+	require.Len(t, rec.infos, 3, "3 batches: 100, 100 and 50 items")
+	for _, info := range rec.infos {
+		assert.Equal(t, workflows.BatchActivityName, info.ActivityType.Name)
+	}
+	rec.mu.Unlock()
+	assertDocsShow(t, docsCode(t, "maptool:"))
+}
+
 func TestDocsGoExample(t *testing.T) {
 	env, rec := newPipelineEnv(t)
 	env.RegisterWorkflow(SumOfSquares)
@@ -62,11 +125,5 @@ func TestDocsGoExample(t *testing.T) {
 	require.Len(t, rec.infos, 4)
 	assert.Equal(t, time.Minute, rec.infos[3].StartToCloseTimeout)
 
-	source, err := os.ReadFile("example_test.go")
-	require.NoError(t, err)
-	_, rest, _ := strings.Cut(string(source), "// docs:begin\n")
-	code, _, _ := strings.Cut(rest, "\n// docs:end")
-	docs, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "docs", "pipelines.md"))
-	require.NoError(t, err)
-	assert.Contains(t, string(docs), "```go\n"+code+"```\n", "docs/pipelines.md shows the example verbatim")
+	assertDocsShow(t, docsCode(t, ""))
 }

@@ -82,6 +82,7 @@ var (
 		{"over", jsonAny},
 		{"as", jsonString},
 		{"concurrency", jsonPositiveInteger},
+		{"batch_size", jsonPositiveInteger},
 		{"chunk_size", jsonPositiveInteger},
 		{"offset", jsonInteger},
 	}

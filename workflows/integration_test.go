@@ -118,6 +118,7 @@ func TestPipelineIntegration(t *testing.T) {
 	})
 
 	featureTests(t, s)
+	batchTests(t, s)
 
 	t.Run("a pipeline started with the temporal CLI from a JSON file completes", func(t *testing.T) {
 		spec := filepath.Join(t.TempDir(), "pipeline.json")
@@ -166,7 +167,7 @@ func TestPipelineIntegration(t *testing.T) {
 		var appErr *temporal.ApplicationError
 		require.ErrorAs(t, err, &appErr)
 		assert.Equal(t, workflows.ErrTypeInvalidPipeline, appErr.Type())
-		assert.Equal(t, `invalid pipeline: step 0 ("sq"): steps[0].map.concurency: unknown field (known: over, as, concurrency, chunk_size, offset)`, appErr.Message())
+		assert.Equal(t, `invalid pipeline: step 0 ("sq"): steps[0].map.concurency: unknown field (known: over, as, concurrency, batch_size, chunk_size, offset)`, appErr.Message())
 		assert.LessOrEqual(t, historyLength(t, s.client, "cli-typo"), int64(5), "no step was scheduled")
 	})
 

@@ -497,8 +497,11 @@ func (r *runner) runMap(ctx workflow.Context, n *node) (json.RawMessage, error) 
 	}
 	sp := r.progress.step(n)
 	sp.Items.Known, sp.Items.Total = true, len(items)
-	if len(items) <= n.chunkSize() && r.inlineCalls+len(items) <= MaxInlineCalls {
-		r.inlineCalls += len(items)
+	if calls := n.calls(len(items)); calls <= n.chunkSize() && r.inlineCalls+calls <= MaxInlineCalls {
+		r.inlineCalls += calls
+		if n.batchSize() > 0 {
+			return r.mapBatches(ctx, n, items, args)
+		}
 		return r.mapInline(ctx, n, items, args)
 	}
 	return r.mapChunks(ctx, n, items, args)
@@ -524,43 +527,32 @@ func (r *runner) itemArgs(n *node, template, item any) (json.RawMessage, error) 
 }
 
 func (r *runner) mapInline(ctx workflow.Context, n *node, items []any, template any) (json.RawMessage, error) {
-	mctx, cancel := workflow.WithCancel(ctx)
-	defer cancel()
+	f := startFanOut(ctx, n.concurrency())
+	defer f.cancel()
 	sp := r.progress.step(n)
 	opts := n.activityOptions(r.version, r.taskQueue(n))
-	offset, limit := n.step.Map.Offset, n.concurrency()
+	offset := n.step.Map.Offset
 	results := make([]json.RawMessage, len(items))
-	running := 0
-	var firstErr error
-	fail := func(err error) {
-		if firstErr == nil {
-			firstErr = err
-			cancel() // the calls in flight are cancelled
-		}
-	}
 	for i, item := range items {
-		if err := workflow.Await(ctx, func() bool { return running < limit || firstErr != nil }); err != nil {
+		if ok, err := f.ready(ctx); err != nil {
 			return nil, err
-		}
-		if firstErr != nil {
+		} else if !ok {
 			break
 		}
 		index := offset + i
 		args, err := r.itemArgs(n, template, item)
 		if err != nil {
-			fail(r.invalidReference(n, &index, err))
+			f.fail(r.invalidReference(n, &index, err))
 			break
 		}
 		o := opts
 		o.ActivityID = fmt.Sprintf("%s/%d", n.id(), index)
 		o.Summary = fmt.Sprintf("%s item %d", n.label(), index)
-		future := workflow.ExecuteActivity(workflow.WithActivityOptions(mctx, o), n.step.Tool, args)
-		running++
+		future := workflow.ExecuteActivity(workflow.WithActivityOptions(f.ctx, o), n.step.Tool, args)
 		sp.Items.Running++
-		workflow.Go(mctx, func(gctx workflow.Context) {
+		f.goCall(func(gctx workflow.Context) {
 			var out json.RawMessage
 			err := future.Get(gctx, &out)
-			running--
 			sp.Items.Running--
 			switch {
 			case err == nil:
@@ -569,24 +561,18 @@ func (r *runner) mapInline(ctx workflow.Context, n *node, items []any, template 
 					results[i] = collected(out, nil)
 				}
 				sp.Items.Done++
-			case temporal.IsCanceledError(err) && ctx.Err() != nil:
-				fail(err) // the workflow is cancelled
-			case temporal.IsCanceledError(err) && mctx.Err() != nil:
-				// cancelled because another item failed
+			case f.cancelled(ctx, err):
 			case n.onError == onErrorCollect:
 				sp.Items.Failed++
 				results[i] = collected(nil, err)
 			default:
 				sp.Items.Failed++
-				fail(stepFailed(n, &index, err))
+				f.fail(stepFailed(n, &index, err))
 			}
 		})
 	}
-	if err := workflow.Await(ctx, func() bool { return running == 0 }); err != nil {
+	if err := f.wait(ctx); err != nil {
 		return nil, err
-	}
-	if firstErr != nil {
-		return nil, firstErr
 	}
 	return marshalList(results)
 }
@@ -596,19 +582,21 @@ func chunkWorkflowID(parentID, key string, k int) string {
 	return fmt.Sprintf("%s/%s/chunk-%d", parentID, key, k)
 }
 
-// mapChunks runs the map's items in child Pipeline workflows of at most chunk_size items each. It
-// runs up to ceil(concurrency / chunk_size) children at once (at least two when concurrency allows,
-// so that one chunk's tail overlaps the next one's start) and splits the concurrency among them, so
-// that no more than concurrency items run at once in all.
+// mapChunks runs the map's items in child Pipeline workflows of at most chunk_size calls each
+// (items, or batches: a chunk of a batched map holds whole batches). It runs up to
+// ceil(concurrency / chunk_size) children at once (at least two when concurrency allows, so that
+// one chunk's tail overlaps the next one's start) and splits the concurrency among them, so that
+// no more than concurrency calls run at once in all.
 func (r *runner) mapChunks(ctx workflow.Context, n *node, items []any, template any) (json.RawMessage, error) {
 	tmpl, err := json.Marshal(template)
 	if err != nil {
 		return nil, fmt.Errorf("encode the args of step %s: %w", n.label(), err)
 	}
 	size, limit := n.chunkSize(), n.concurrency()
+	chunkItems := size * max(1, n.batchSize())
 	var chunks [][2]int
-	for a := 0; a < len(items); a += size {
-		chunks = append(chunks, [2]int{a, min(a+size, len(items))})
+	for a := 0; a < len(items); a += chunkItems {
+		chunks = append(chunks, [2]int{a, min(a+chunkItems, len(items))})
 	}
 	lanes := min(len(chunks), max((limit+size-1)/size, min(2, limit)))
 	chunkQueue := n.step.TaskQueue
@@ -643,7 +631,8 @@ func (r *runner) mapChunks(ctx workflow.Context, n *node, items []any, template 
 				}
 				child := PipelineSpec{Steps: []Step{{
 					Name: n.step.Name, Pool: n.step.Pool, Tool: n.step.Tool, TaskQueue: chunkQueue, Args: tmpl, OnError: chunkOnError(n),
-					Map:         &MapSpec{Over: over, As: n.step.Map.As, Concurrency: laneLimit, ChunkSize: b - a, Offset: n.step.Map.Offset + a},
+					Map: &MapSpec{Over: over, As: n.step.Map.As, Concurrency: laneLimit, ChunkSize: n.calls(b - a), BatchSize: n.batchSize(),
+						Offset: n.step.Map.Offset + a},
 					StepOptions: n.opts,
 				}}}
 				id := chunkWorkflowID(info.WorkflowExecution.ID, n.key, k)
@@ -839,16 +828,21 @@ func deref(p *int) int {
 // RootCause describes the cause of a failed step in one line: "Type: message" for the innermost
 // ApplicationError (such as a Python exception), "activity StartToClose timeout (type: ...)" for a
 // timeout (followed by the last attempt's failure, if any), the innermost message otherwise.
-func RootCause(err error) string {
+func RootCause(err error) string { return rootCause(err, false) }
+
+// rootCause is RootCause; fromBatch says that err is (within) a batch activity's error.
+func rootCause(err error, fromBatch bool) string {
 	var innermostApp *temporal.ApplicationError
 	last := err
 	for e := err; e != nil; e = errors.Unwrap(e) {
 		last = e
 		switch e := e.(type) {
+		case *temporal.ActivityError:
+			fromBatch = fromBatch || isBatchActivity(e)
 		case *temporal.TimeoutError:
 			msg := fmt.Sprintf("%s (type: %s)", e.Message(), e.TimeoutType())
 			if cause := errors.Unwrap(e); cause != nil {
-				msg += "; last failure: " + RootCause(cause)
+				msg += "; last failure: " + rootCause(cause, fromBatch)
 			}
 			return msg
 		case *temporal.ApplicationError:
@@ -857,9 +851,9 @@ func RootCause(err error) string {
 	}
 	if innermostApp != nil {
 		if innermostApp.Type() == "" {
-			return innermostApp.Message()
+			return appMessage(innermostApp, fromBatch)
 		}
-		return innermostApp.Type() + ": " + innermostApp.Message()
+		return innermostApp.Type() + ": " + appMessage(innermostApp, fromBatch)
 	}
 	return last.Error()
 }
@@ -884,18 +878,20 @@ func rootType(err error) string {
 // rootMessage is the message of the root cause, without its type.
 func rootMessage(err error) string {
 	var innermost *temporal.ApplicationError
-	last := err
+	last, fromBatch := err, false
 	for e := err; e != nil; e = errors.Unwrap(e) {
 		last = e
 		switch e := e.(type) {
+		case *temporal.ActivityError:
+			fromBatch = fromBatch || isBatchActivity(e)
 		case *temporal.TimeoutError:
-			return RootCause(e)
+			return rootCause(e, fromBatch)
 		case *temporal.ApplicationError:
 			innermost = e
 		}
 	}
 	if innermost != nil {
-		return innermost.Message()
+		return appMessage(innermost, fromBatch)
 	}
 	return last.Error()
 }

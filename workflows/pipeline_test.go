@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +23,8 @@ import (
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/snakepool/snakepool/activities"
+	"github.com/snakepool/snakepool/pools"
 	"github.com/snakepool/snakepool/workflows"
 )
 
@@ -65,18 +69,10 @@ func newPipelineEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *recorder
 		}
 		return res, nil
 	}, activity.RegisterOptions{Name: workflows.InspectActivityName})
+	fns := toolFuncs{}
 	tool := func(name string, fn func(ctx context.Context, args map[string]any) (any, error)) {
-		env.RegisterActivityWithOptions(func(ctx context.Context, raw json.RawMessage) (json.RawMessage, error) {
-			rec.mu.Lock()
-			rec.args[activity.GetInfo(ctx).ActivityID] = raw
-			rec.running++
-			rec.peak = max(rec.peak, rec.running)
-			rec.mu.Unlock()
-			defer func() {
-				rec.mu.Lock()
-				rec.running--
-				rec.mu.Unlock()
-			}()
+		fns[name] = fn
+		env.RegisterActivityWithOptions(rec.recording(func(ctx context.Context, raw json.RawMessage) (json.RawMessage, error) {
 			var args map[string]any
 			if err := json.Unmarshal(raw, &args); err != nil {
 				return nil, err
@@ -86,7 +82,7 @@ func newPipelineEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *recorder
 				return nil, err
 			}
 			return json.Marshal(out)
-		}, activity.RegisterOptions{Name: name})
+		}), activity.RegisterOptions{Name: name})
 	}
 	tool("square", func(_ context.Context, a map[string]any) (any, error) {
 		x := a["x"].(float64)
@@ -121,6 +117,9 @@ func newPipelineEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *recorder
 		}
 		return nil, ctx.Err()
 	})
+	// The worker's batch activity, over the same tools.
+	env.RegisterActivityWithOptions(rec.recording(activities.Batch(fns, "test", slices.Collect(maps.Keys(fns)), activities.Options{})),
+		activity.RegisterOptions{Name: activities.BatchActivityName})
 	env.SetOnActivityCanceledListener(func(*activity.Info) {
 		rec.mu.Lock()
 		defer rec.mu.Unlock()
@@ -137,6 +136,59 @@ func newPipelineEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *recorder
 		rec.children = append(rec.children, info.WorkflowExecution.ID)
 	})
 	return env, rec
+}
+
+// recording wraps an activity to record its input and how many activities run at once.
+func (r *recorder) recording(fn func(ctx context.Context, raw json.RawMessage) (json.RawMessage, error)) func(ctx context.Context, raw json.RawMessage) (json.RawMessage, error) {
+	return func(ctx context.Context, raw json.RawMessage) (json.RawMessage, error) {
+		r.mu.Lock()
+		r.args[activity.GetInfo(ctx).ActivityID] = raw
+		r.running++
+		r.peak = max(r.peak, r.running)
+		r.mu.Unlock()
+		defer func() {
+			r.mu.Lock()
+			r.running--
+			r.mu.Unlock()
+		}()
+		return fn(ctx, raw)
+	}
+}
+
+// toolFuncs are the test environment's tools by name; as an activities.BatchRunner, it runs a
+// batch's items one after the other as the pool does, a tool's ApplicationError being the item's
+// error.
+type toolFuncs map[string]func(ctx context.Context, args map[string]any) (any, error)
+
+func (f toolFuncs) CallBatch(ctx context.Context, call pools.BatchCall) error {
+	fn := f[call.Tool]
+	for i := call.First; i < len(call.Items); i++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var args map[string]any
+		if err := json.Unmarshal(call.Items[i], &args); err != nil {
+			return err
+		}
+		item := pools.ItemResult{Index: i}
+		out, err := fn(ctx, args)
+		var appErr *temporal.ApplicationError
+		switch {
+		case errors.As(err, &appErr):
+			item.Err = &pools.ToolError{Type: appErr.Type(), Message: appErr.Message(), NonRetryable: appErr.NonRetryable()}
+		case err != nil:
+			return err
+		default:
+			if item.Result, err = json.Marshal(out); err != nil {
+				return err
+			}
+		}
+		call.OnItem(item)
+		if item.Err != nil && !call.ContinueOnError {
+			return nil
+		}
+	}
+	return nil
 }
 
 func mustSpec(t *testing.T, s string) workflows.PipelineSpec {
@@ -523,7 +575,7 @@ func TestPipelineRejectsInvalidSpec(t *testing.T) {
 		{
 			"unknown field sent as JSON (as from the Temporal CLI)",
 			json.RawMessage(`{"steps":[{"pool":"math","tool":"noop"},{"name":"m","parallel":[{"pool":"math","tool":"square","map":{"over":[1],"as":"x","concurency":2}}]}]}`),
-			`invalid pipeline: step steps[1].parallel[0]: steps[1].parallel[0].map.concurency: unknown field (known: over, as, concurrency, chunk_size, offset)`,
+			`invalid pipeline: step steps[1].parallel[0]: steps[1].parallel[0].map.concurency: unknown field (known: over, as, concurrency, batch_size, chunk_size, offset)`,
 		},
 		{
 			"wrong type sent as JSON",

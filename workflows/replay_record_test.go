@@ -19,23 +19,42 @@ import (
 	"github.com/snakepool/snakepool/workflows"
 )
 
-// TestRecordReplayHistories runs every replay scenario against a dev server with real pools and
-// writes the histories of its runs (chunk children and continued runs included) to
-// testdata/replay/<replayGeneration>/. `make replay-record` runs it:
+// TestRecordReplayHistories runs every replay scenario that has no committed history in
+// testdata/replay/<replayGeneration>/ against a dev server with real pools, and writes the
+// histories of its runs there (chunk children and continued runs included). A committed history
+// is never rewritten: it was recorded by earlier code of the same version, and replaying it is
+// what proves that later code still runs it; to re-record a scenario (its spec changed), delete
+// its files and its entries in executions.json. `make replay-record` runs it:
 //
 //	go test -tags replayrecord -run TestRecordReplayHistories ./workflows/
 func TestRecordReplayHistories(t *testing.T) {
-	s := startStack(t)
 	dir := filepath.Join("testdata", "replay", replayGeneration)
-	require.NoError(t, os.RemoveAll(dir))
 	require.NoError(t, os.MkdirAll(dir, 0o755))
 	executions := map[string]replayExecution{}
+	if data, err := os.ReadFile(filepath.Join(dir, replayIndexFile)); err == nil {
+		require.NoError(t, json.Unmarshal(data, &executions), "%s", replayIndexFile)
+	} else {
+		require.ErrorIs(t, err, os.ErrNotExist)
+	}
+	var missing []replayScenario
+	for _, sc := range replayScenarios {
+		if _, err := os.Stat(filepath.Join(dir, sc.name+".json")); err == nil {
+			t.Logf("%s: committed, kept", sc.name)
+			continue
+		}
+		missing = append(missing, sc)
+	}
+	if len(missing) == 0 {
+		t.Logf("every scenario of %s has a committed history: nothing to record", replayGeneration)
+		return
+	}
+	s := startStack(t)
 	t.Cleanup(func() {
 		data, err := json.MarshalIndent(executions, "", "  ")
 		require.NoError(t, err)
 		require.NoError(t, os.WriteFile(filepath.Join(dir, replayIndexFile), append(data, '\n'), 0o644))
 	})
-	for _, sc := range replayScenarios {
+	for _, sc := range missing {
 		t.Run(sc.name, func(t *testing.T) {
 			run := startScenario(t, s, sc)
 			firstRunID := run.GetRunID() // Get follows the runs a continue-as-new starts

@@ -16,9 +16,10 @@ type replayScenario struct {
 	wantErr bool
 }
 
-// replayScenarios are recorded into testdata/replay/<replayGeneration>/ by `make replay-record`.
-// Older generations' directories hold histories that older code recorded; they are never
-// re-recorded, so that the suite proves the current code replays them.
+// replayScenarios are recorded into testdata/replay/<replayGeneration>/ by `make replay-record`,
+// each once: a committed history is kept (older generations' directories too), so that the
+// suite proves the current code replays what older code recorded. Add a scenario for a new
+// feature; do not change a committed one's spec.
 var replayScenarios = []replayScenario{
 	{name: "kinds", spec: `{"steps": [
 		{"name": "numbers", "pool": "io", "tool": "echo", "args": {"values": [1, 2, 3, 4], "label": "n"}},
@@ -79,4 +80,17 @@ var replayScenarios = []replayScenario{
 		{"name": "waits", "pool": "io", "tool": "wait_for_cancel"}
 	], "finally": [{"name": "release", "when": "pipeline.status == 'cancelled'", "pool": "io", "tool": "echo", "args": {"gpu": {"$ref": "steps.reserve.result.gpu"}}}]}`},
 	{name: "no-worker", wantErr: true, spec: `{"steps": [{"name": "sq", "pool": "mtah", "tool": "square", "args": {"x": 2}}]}`},
+	// Since map.batch_size (a new spec field, no version of its own).
+	{name: "batched-map", spec: `{"steps": [
+		{"name": "numbers", "pool": "io", "tool": "echo", "args": {"values": [1, 2, 3, 4, 5, 6, 7]}},
+		{"name": "squares", "pool": "math", "tool": "square", "map": {"over": {"$ref": "steps.numbers.result.values"}, "as": "x", "batch_size": 3, "concurrency": 2}},
+		{"name": "beats", "pool": "io", "tool": "progress", "args": {"interval": 0.01}, "map": {"over": [1, 2, 3, 4, 5], "as": "steps", "batch_size": 2, "chunk_size": 2}},
+		{"name": "sum", "pool": "io", "tool": "echo", "args": {"squares": {"$ref": "steps.squares.result"}, "beats": {"$ref": "steps.beats.result"}}}
+	]}`},
+	{name: "batched-collect", wantErr: true, spec: `{"steps": [
+		{"name": "squares", "pool": "math", "tool": "square", "on_error": "collect", "retry": {"maximum_attempts": 1},
+		 "map": {"over": [1, "two", 3, null, 5], "as": "x", "batch_size": 2}},
+		{"name": "shout", "pool": "io", "tool": "fail", "retry": {"maximum_attempts": 1},
+		 "map": {"over": ["a", "b", "c"], "as": "message", "batch_size": 2, "concurrency": 1}}
+	]}`},
 }

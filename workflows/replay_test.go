@@ -18,7 +18,8 @@ import (
 )
 
 // replayGeneration names the directory under testdata/replay that `make replay-record` writes:
-// the histories of the current code. The other directories hold histories of older code.
+// the histories of the latest version's scenarios. The other directories hold histories of older
+// versions.
 const replayGeneration = "v1"
 
 // replayIndexFile, in each generation's directory, maps each history file to its execution: the

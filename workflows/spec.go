@@ -141,12 +141,19 @@ type MapSpec struct {
 	// As is the name of the argument that receives the item. It may be left out when args refer to
 	// the item with {"$ref": "item"} or {"$ref": "item.<path>"}. Default: none.
 	As string `json:"as,omitempty"`
-	// Concurrency is how many items run at the same time (the pools may run fewer, as many as
-	// their capacity). At least 1. Default: DefaultMapConcurrency (10).
+	// Concurrency is how many calls run at the same time: items, or with BatchSize, batches (the
+	// pools may run fewer, as many as their capacity). At least 1. Default: DefaultMapConcurrency (10).
 	Concurrency int `json:"concurrency,omitempty"`
-	// ChunkSize is the number of items one child workflow runs when the map is too big to run in
-	// the pipeline's own history (more than ChunkSize items, or more than MaxInlineCalls tool calls
-	// in one workflow run). From 1 to MaxMapChunkSize (2000). Default: DefaultMapChunkSize (500).
+	// BatchSize groups the items into batches of this many (the last may be smaller), each run
+	// by one activity (the worker's "snakepool.batch") in one Python worker, one item after the
+	// other, which saves the Temporal round trips of one activity per item. The results are the
+	// same as without batching; the items of a batch share its attempts, timeouts and retry policy
+	// (docs/pipelines.md#batched-maps). At least 1. Default: 0, one activity per item.
+	BatchSize int `json:"batch_size,omitempty"`
+	// ChunkSize is the number of calls (items, or with BatchSize, batches) one child workflow
+	// runs when the map is too big to run in the pipeline's own history (more than ChunkSize
+	// calls, or more than MaxInlineCalls calls in one workflow run). From 1 to MaxMapChunkSize
+	// (2000). Default: DefaultMapChunkSize (500).
 	ChunkSize int `json:"chunk_size,omitempty"`
 	// Offset is the index of the first item in the whole map when this pipeline is one chunk of a
 	// bigger map; the Pipeline workflow sets it for its child workflows. It shifts item numbers in
@@ -276,8 +283,9 @@ const (
 	DefaultMapChunkSize = 500
 	// MaxMapChunkSize is the largest ChunkSize.
 	MaxMapChunkSize = 2000
-	// MaxInlineCalls is how many map items one workflow run calls itself before it runs further
-	// maps in child workflows. It equals MaxMapChunkSize, so that a child always runs its chunk itself.
+	// MaxInlineCalls is how many map calls (items, or batches of a batched map) one workflow run
+	// makes itself before it runs further maps in child workflows. It equals MaxMapChunkSize, so
+	// that a child always runs its chunk itself.
 	MaxInlineCalls = MaxMapChunkSize
 	// ErrTypeInvalidPipeline is the ApplicationError type of a Pipeline whose spec is invalid.
 	ErrTypeInvalidPipeline = "InvalidPipeline"

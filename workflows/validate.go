@@ -435,6 +435,8 @@ func (c *compiler) build(step *Step, key string, top int, inherited StepOptions,
 	switch {
 	case m.Concurrency < 0:
 		return nil, bad("map.concurrency", fmt.Sprintf("must be at least 1, not %d", m.Concurrency))
+	case m.BatchSize < 0:
+		return nil, bad("map.batch_size", fmt.Sprintf("must be at least 1, not %d", m.BatchSize))
 	case m.ChunkSize < 0 || m.ChunkSize > MaxMapChunkSize:
 		return nil, bad("map.chunk_size", fmt.Sprintf("must be from 1 to %d, not %d", MaxMapChunkSize, m.ChunkSize))
 	case m.Offset < 0:
@@ -682,11 +684,23 @@ func (n *node) concurrency() int {
 	return DefaultMapConcurrency
 }
 
+// chunkSize counts calls: items, or batches.
 func (n *node) chunkSize() int {
 	if c := n.step.Map.ChunkSize; c > 0 {
 		return c
 	}
 	return DefaultMapChunkSize
+}
+
+// batchSize is the map's batch size; 0: not batched.
+func (n *node) batchSize() int { return n.step.Map.BatchSize }
+
+// calls is the number of calls of a map of items: one per item, or per batch.
+func (n *node) calls(items int) int {
+	if bs := n.batchSize(); bs > 0 {
+		return items/bs + min(1, items%bs) // not (items+bs-1)/bs, which overflows for a huge bs
+	}
+	return items
 }
 
 type fieldProblem struct{ field, problem string }

@@ -22,7 +22,13 @@ from .layout import Layout
 from .plan import Plan, primes_from
 from .procs import HarnessError, Service, run_json_command
 
-__all__ = ["Contender", "EndToEnd", "measure_end_to_end"]
+__all__ = [
+    "SCALE_KEY",
+    "Contender",
+    "EndToEnd",
+    "measure_end_to_end",
+    "scale_contender",
+]
 
 WORKFLOW_QUEUE = (
     "bench.snakepool"  # the Pipeline workflow worker of bin/snakepool-worker
@@ -30,6 +36,7 @@ WORKFLOW_QUEUE = (
 GO_QUEUE = "bench.go"
 SDK_QUEUES = {"process": "bench.sdk-process", "thread": "bench.sdk-thread"}
 ADAPTER = "bench_adapter:BenchAdapter"
+SCALE_KEY = "snakepool-batched-scale"  # the batched map of plan.scale_items items
 
 
 @dataclass(frozen=True)
@@ -114,6 +121,18 @@ def fanout_contenders(plan: Plan) -> list[Contender]:
     ]
 
 
+def scale_contender(plan: Plan) -> Contender:
+    """The batched map at scale: plan.scale_items items in batches of plan.scale_batch_size."""
+    return Contender(
+        SCALE_KEY,
+        f"snakepool, process pool of {plan.slots}, {plan.scale_items:,} items, "
+        f"map.batch_size {plan.scale_batch_size}",
+        WORKFLOW_QUEUE,
+        pool="fan",
+        batch_size=plan.scale_batch_size,
+    )
+
+
 def cpu_contenders(plan: Plan) -> list[Contender]:
     """The CPU-bound fan-out's contenders."""
     return [
@@ -154,6 +173,10 @@ class EndToEnd:
     cpu: dict[str, list[float]] = field(default_factory=dict)
     # Why the batched contender did not run; empty when it did.
     batched_unavailable: str = ""
+    # The batched map at scale (SCALE_KEY), run in the fan-out rounds: its items, label, seconds.
+    scale_items: int = 0
+    scale_label: str = ""
+    scale: dict[str, list[float]] = field(default_factory=dict)
     # The contenders' order in each round.
     order: list[list[str]] = field(default_factory=list)
     # What stopping the services reported.
@@ -389,12 +412,21 @@ def measure_end_to_end(
         cpu_labels={c.key: c.label for c in cpu},
     )
     result.batched_unavailable = batched_available(layout, plan)
+    scale = scale_contender(plan)
     if result.batched_unavailable:
         say(f"snakepool batched: not available ({result.batched_unavailable})")
         fan = [c for c in fan if c.batch_size == 0]
+    rounds_of = list(fan)
+    if plan.scale_items and not result.batched_unavailable:
+        # One more contender of each fan-out round, so that its items/s pair with the unbatched
+        # map's of the same round; the batched contender's warm-up warms its path.
+        rounds_of.append(scale)
+        result.scale_items, result.scale_label = plan.scale_items, scale.label
 
     items = list(range(plan.fanout_items))
     squares = [x * x for x in items]
+    scale_items = list(range(plan.scale_items))
+    scale_squares = [x * x for x in scale_items]
     warm_items = list(range(plan.warmup_items))
     warm_numbers = primes_from(plan.cpu_from // 1000 + 1, plan.slots)
     with services(layout, plan, result) as (address, watch):
@@ -447,11 +479,19 @@ def measure_end_to_end(
         say(f"warm-up done in {time.monotonic() - begin:.1f} s")
 
         for r in range(plan.rounds):
-            order = rotate(fan, r)
+            order = rotate(rounds_of, r)
             result.order.append([c.key for c in order])
             for c in order:
-                seconds = timed(c, "square", "x", items, plan.fanout_window, squares)
-                result.fanout.setdefault(c.key, []).append(seconds)
+                if c.key == SCALE_KEY:
+                    seconds = timed(
+                        c, "square", "x", scale_items, plan.fanout_window, scale_squares
+                    )
+                    result.scale.setdefault(c.key, []).append(seconds)
+                else:
+                    seconds = timed(
+                        c, "square", "x", items, plan.fanout_window, squares
+                    )
+                    result.fanout.setdefault(c.key, []).append(seconds)
                 say(f"fan-out round {r + 1}/{plan.rounds}: {c.key} {seconds:.2f} s")
         for r in range(plan.rounds):
             order = rotate(cpu, r)

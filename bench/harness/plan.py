@@ -27,6 +27,11 @@ class Plan:
     startup_sizes: tuple[int, ...]
     workflow_timeout: float  # seconds one workflow may take before the run fails
     service_timeout: float  # seconds a worker or the dev server may take to be ready
+    # The batched map at scale (issue 11's target: 10,000 items), one more contender of each
+    # fan-out round, compared by items/s with the unbatched snakepool map of that round. 0: none
+    # (results written before it existed).
+    scale_items: int = 0
+    scale_batch_size: int = 0  # its map.batch_size
 
 
 FULL = Plan(
@@ -46,6 +51,8 @@ FULL = Plan(
     startup_sizes=(1, 4, 8),
     workflow_timeout=300,
     service_timeout=120,
+    scale_items=10_000,
+    scale_batch_size=500,
 )
 
 SMOKE = Plan(
@@ -68,6 +75,8 @@ SMOKE = Plan(
     ),  # 8: the startup target's size, so that the smoke report judges it too
     workflow_timeout=60,
     service_timeout=60,
+    scale_items=40,
+    scale_batch_size=10,
 )
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from .endtoend import SCALE_KEY
 from .figures import (
     MIB,
     Target,
     bridge_rows,
     fmt_x,
     memory_by_profile,
+    scale_figures,
     startup_by_size,
     targets,
 )
@@ -61,6 +63,13 @@ def headline(run: Run) -> list[str]:
             lines.append(
                 "- Batched maps (`map.batch_size`): not available in this build."
             )
+    scale = scale_figures(run)
+    if scale is not None:
+        rate, ratio = scale
+        lines.append(
+            f"- A batched map of {e2e.scale_items:,} items (`map.batch_size` {run.plan.scale_batch_size}) "
+            f"runs at {rate.median:,.0f} items/s, {fmt_x(ratio)} the items/s of the unbatched map."
+        )
     cpu = e2e.cpu
     if "snakepool-2" in cpu:
         parts = [
@@ -262,6 +271,7 @@ def render(run: Run, charts: dict[str, str], chart_dir: str) -> str:
             ]
     if "fanout" in charts:
         out += [f"![fan-out]({chart_dir}/{charts['fanout']})", ""]
+    out += _scale_section(run)
 
     out += ["## CPU-bound fan-out", ""]
     nums = e2e.cpu_numbers
@@ -376,6 +386,41 @@ def render(run: Run, charts: dict[str, str], chart_dir: str) -> str:
         out += ["## Problems met while stopping", ""]
         out += [*(f"- {p}" for p in [*e2e.problems, *run.leftovers]), ""]
     return "\n".join(out).rstrip() + "\n"
+
+
+def _scale_section(run: Run) -> list[str]:
+    """The batched map at scale beside the unbatched map of the same rounds."""
+    e2e, plan = run.end_to_end, run.plan
+    scale = scale_figures(run)
+    if scale is None:
+        return []
+    rate, ratio = scale
+    unbatched = Spread.of(e2e.fanout["snakepool"])
+    out = [f"## A batched map of {e2e.scale_items:,} items", ""]
+    out += [
+        f"`square(x)` over {e2e.scale_items:,} items in batches of {plan.scale_batch_size} "
+        f"(`map.batch_size`), {plan.fanout_window} batches in flight at once, on the same pool of "
+        f"{plan.slots} processes: one more contender of each fan-out round above, so that each round "
+        f"compares it with the unbatched map of {e2e.fanout_items:,} items by items/s.",
+        "",
+    ]
+    out += _table(
+        ["contender", "seconds", "items/s"],
+        [
+            [
+                e2e.scale_label,
+                _spread(Spread.of(e2e.scale[SCALE_KEY]), " s"),
+                _spread(rate, "", 0),
+            ],
+            [
+                e2e.fanout_labels["snakepool"],
+                _spread(unbatched, " s"),
+                _spread(unbatched.inverse(e2e.fanout_items), "", 0),
+            ],
+            ["items/s, batched vs unbatched", "-", fmt_x(ratio)],
+        ],
+    )
+    return out
 
 
 def _size(n: int) -> str:

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 
 import pytest
 
 import bench_tools
 from harness.bridge import parse_go_bench
-from harness.endtoend import Contender, pipeline_spec
+from harness.endtoend import SCALE_KEY, Contender, EndToEnd, pipeline_spec
+from harness.figures import scale_figures
 from harness.plan import primes_from
 from harness.procs import HarnessError, run_json_command
 from harness.report import README_BEGIN, README_END
+from harness.results import Run
 from harness.stats import Spread, paired_ratio
 
 GO_BENCH_OUTPUT = """goos: linux
@@ -106,6 +110,25 @@ def test_pipeline_spec_adds_batch_size_only_when_batched() -> None:
         ]
         == 50
     )
+
+
+def test_scale_figures_compare_items_per_second_round_by_round() -> None:
+    e2e = EndToEnd(
+        fanout_items=1000,
+        cpu_numbers=[],
+        fanout_labels={},
+        cpu_labels={},
+        fanout={"snakepool": [20.0, 10.0, 40.0]},  # 50, 100, 25 items/s
+        scale_items=10_000,
+        scale={SCALE_KEY: [2.0, 1.0, 4.0]},  # 5,000, 10,000, 2,500 items/s
+    )
+    figures = scale_figures(cast(Run, SimpleNamespace(end_to_end=e2e)))
+    assert figures is not None
+    rate, ratio = figures
+    assert rate == Spread(5000.0, 2500.0, 10000.0, 3)
+    assert ratio == Spread(100.0, 100.0, 100.0, 3)
+    e2e.scale = {}
+    assert scale_figures(cast(Run, SimpleNamespace(end_to_end=e2e))) is None
 
 
 def test_contender_reads_results_of_its_workflow() -> None:

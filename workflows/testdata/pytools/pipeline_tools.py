@@ -6,13 +6,17 @@ Served by the ``tests`` pool of the workflows integration tests and of the repla
 
 from __future__ import annotations
 
+import ctypes
+import json
+import os
+
 from snakepool import Adapter, ToolContext, tool
 
 __all__ = ["PipelineTools"]
 
 
 class PipelineTools(Adapter):
-    """A tool that fails its first attempt, so that a Temporal retry is part of the run."""
+    """Tools that fail, record their executions, stall or crash, for retries and batches."""
 
     @tool(
         description="Raise OSError on the first attempt, return `value` from the second on"
@@ -22,3 +26,34 @@ class PipelineTools(Adapter):
         if ctx.info.attempt <= 1:
             raise OSError(f"attempt {ctx.info.attempt} fails on purpose")
         return value
+
+    @tool(
+        description=(
+            "Append {x, pid, attempt, resume} to the JSON-lines file `log`, heartbeat, and return"
+            " x * 10; on the first attempt at x == stall_at, wait (up to 60 s) to be killed"
+        )
+    )
+    def record(
+        self, x: int, log: str, stall_at: int = -1, ctx: ToolContext | None = None
+    ) -> int:
+        assert ctx is not None
+        line = {
+            "x": x,
+            "pid": os.getpid(),
+            "attempt": ctx.info.attempt,
+            "resume": ctx.resume,
+        }
+        with open(log, "a", encoding="utf-8") as f:
+            f.write(json.dumps(line) + "\n")
+        ctx.heartbeat({"at": x})
+        if x == stall_at and ctx.info.attempt == 1:
+            ctx.wait_cancelled(60)
+        return x * 10
+
+    @tool(
+        description="Return x * 2, but segfault (ctypes.string_at(0)) when x == poison"
+    )
+    def crash_on(self, x: int, poison: int) -> int:
+        if x == poison:
+            ctypes.string_at(0)
+        return x * 2
