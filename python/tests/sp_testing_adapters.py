@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from typing import Any
 
 from snakepool import Adapter, ThreadSafeAdapter, ToolContext, thread_safe_method, tool
@@ -138,6 +139,13 @@ class Recorded(Adapter):
     def sleeps(self, seconds: float, ctx: ToolContext) -> None:
         """Sleep (cancellably)."""
         ctx.sleep(seconds)
+
+    @tool
+    def stops_slowly(self, seconds: float, cleanup_seconds: float, ctx: ToolContext) -> None:
+        """Sleep (cancellably); once cancelled, take ``cleanup_seconds`` to clean up, then end."""
+        if ctx.wait_cancelled(seconds):
+            time.sleep(cleanup_seconds)  # the cleanup a cancelled tool does before it returns
+            ctx.check_cancelled()
 
 
 class Counting(ThreadSafeAdapter):

@@ -354,6 +354,16 @@ def test_a_call_that_takes_longer_than_call_timeout() -> None:
         assert env.run("pair") == [1, 2], "the worker is free again: the timed-out call was cancelled"
 
 
+def test_a_timed_out_call_has_ended_when_run_raises() -> None:
+    # The tool takes a second to clean up once cancelled: its slot is held until then, and a call
+    # made at once after an abandoned RPC would be refused (WorkerBusy).
+    with WorkerEnvironment(ADAPTER, cwd=TESTS_DIR, env=server_env(), call_timeout=0.3) as env:
+        with pytest.raises(TimeoutError, match="call_timeout"):
+            env.run("stops_slowly", seconds=30, cleanup_seconds=1)
+        env.call_timeout = 30
+        assert env.run("pair") == [1, 2]
+
+
 def test_stop_is_idempotent_and_a_never_started_worker_stops_at_once() -> None:
     assert WorkerEnvironment(ADAPTER).stop() is None
     env = WorkerEnvironment(ADAPTER, cwd=TESTS_DIR, env=server_env()).start()

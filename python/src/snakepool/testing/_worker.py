@@ -34,6 +34,8 @@ __all__ = ["ToolDescription", "ToolFailed", "WorkerEnvironment", "WorkerStartErr
 _RPC_TIMEOUT = 10.0
 #: How long the worker gets to exit after a call's RPC broke, before it counts as alive.
 _CRASH_WAIT = 5.0
+#: How long a call that ran past call_timeout gets to end once cancelled (then run gives up on it).
+_CANCEL_WAIT = 10.0
 
 
 class ToolFailed(Exception):
@@ -127,8 +129,9 @@ class WorkerEnvironment(Recorder):
         cwd: The worker's working directory (on its ``sys.path``). Default: the current directory.
         env: The worker's environment. Default: this process's.
         start_timeout: Seconds to wait for the handshake (import and ``setup()``). Default: 60.
-        call_timeout: Seconds one :meth:`run` may take (then it raises ``TimeoutError`` and the
-            call is cancelled). Default: 300; None waits for ever.
+        call_timeout: Seconds one :meth:`run` may take. Then the call is cancelled, and once it
+            has ended (its slot is free again; at most 10 s more for a tool that ignores its
+            cancel) :meth:`run` raises ``TimeoutError``. Default: 300; None waits for ever.
         log_level: The worker's log level. Default: INFO.
         resume: Preset :attr:`resume`.
         info: Preset :attr:`info`.
@@ -448,7 +451,8 @@ class WorkerEnvironment(Recorder):
             ToolFailed: the call ended with an error (its ``type`` says which: the tool's exception
                 class, ``InvalidArguments``, ``ToolNotFound``, ``Cancelled``, ``InvalidResult``, or
                 ``WorkerCrashed`` when the process died during the call).
-            TimeoutError: the call took longer than ``call_timeout`` (it is cancelled).
+            TimeoutError: the call took longer than ``call_timeout``; it was cancelled and has ended
+                (or did not end within 10 s of its cancel, which the message says).
             WorkerStartError: the worker had not started and cannot start.
             TypeError: the test's arguments or :attr:`resume` are not JSON.
         """
@@ -466,11 +470,25 @@ class WorkerEnvironment(Recorder):
             info=pb.CallInfo(**info),
         )
         early = self._begin(call_id)
+        # call_timeout cancels the call rather than abandoning its RPC, and run waits for the call's
+        # end: a worker whose slot is still held would refuse the next call (WorkerBusy).
+        timed_out = threading.Event()
+
+        def time_out() -> None:
+            timed_out.set()
+            with contextlib.suppress(grpc.RpcError):
+                self._send_cancel(call_id, f"call_timeout ({self.call_timeout}s)")
+
+        timer = None if self.call_timeout is None else threading.Timer(self.call_timeout, time_out)
+        rpc_timeout = None if self.call_timeout is None else self.call_timeout + _CANCEL_WAIT
         try:
             if early is not None:  # the worker remembers it: the call ends Cancelled without running
                 self._send_cancel(call_id, early)
+            if timer is not None:
+                timer.daemon = True
+                timer.start()
             try:
-                for event in self._stub.Execute(request, timeout=self.call_timeout):
+                for event in self._stub.Execute(request, timeout=rpc_timeout):
                     kind = event.WhichOneof("event")
                     if kind == "heartbeat":
                         self._record(event.heartbeat.details_json, event.heartbeat.progress)
@@ -478,12 +496,17 @@ class WorkerEnvironment(Recorder):
                         return json.loads(event.result.result_json) if event.result.result_json else None
                     elif kind == "error":
                         e = event.error
+                        if e.type == "Cancelled" and timed_out.is_set():
+                            raise TimeoutError(
+                                f"tool '{tool}' did not finish within {self.call_timeout}s (call_timeout); "
+                                "the call was cancelled"
+                            )
                         raise ToolFailed(e.type, e.message, e.traceback, e.non_retryable)
             except grpc.RpcError as exc:
                 if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
                     raise TimeoutError(
-                        f"tool '{tool}' did not finish within {self.call_timeout}s (call_timeout); "
-                        "the call was cancelled"
+                        f"tool '{tool}' did not finish within {self.call_timeout}s (call_timeout), "
+                        f"and not within {_CANCEL_WAIT:g}s of its cancel (a tool that ignores cancellation?)"
                     ) from None
                 status = self._wait_exited(_CRASH_WAIT)
                 if status is None:
@@ -496,6 +519,8 @@ class WorkerEnvironment(Recorder):
                 ) from None
             raise ToolFailed("InternalError", f"the Execute RPC of tool '{tool}' ended without a result")
         finally:
+            if timer is not None:
+                timer.cancel()
             self._end(call_id)
 
     def _send_cancel(self, call_id: str, reason: str) -> None:
